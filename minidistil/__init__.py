@@ -1,0 +1,1 @@
+"""minidistil: DistilBERT rebuilt from scratch in plain PyTorch."""
