@@ -1,1 +1,2 @@
 """minidistil: DistilBERT rebuilt from scratch in plain PyTorch."""
+from .tokenizer import WordPieceTokenizer
