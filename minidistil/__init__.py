@@ -1,2 +1,8 @@
 """minidistil: DistilBERT rebuilt from scratch in plain PyTorch."""
+from .config import DistilBertConfig
+from .model import DistilBertModel
+from .heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
+                    DistilBertForSequenceClassification, DistilBertForTokenClassification)
 from .tokenizer import WordPieceTokenizer
+from .train import TrainConfig, train
+from .pipelines import pipeline

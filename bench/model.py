@@ -1,0 +1,96 @@
+"""Forward-pass throughput: minidistil vs transformers on the same weights, in one process.
+
+    python bench/model.py                      # CPU, fp32 and bf16, 8x128 and a ragged batch
+    python bench/model.py --device cuda --repeats 20
+
+The weights are all-MiniLM-L6-v2 (6 layers, dim 384) converted to DistilBERT and loaded by both
+libraries. Each row times the two models alternately (ours, theirs, ours, ...) so that load from
+other processes hits both alike, and reports the median. Pairs: our fast path vs transformers'
+sdpa attention, our math path vs transformers' eager attention. tokens/s counts real tokens.
+The ragged batch is real Rotten Tomatoes snippets tokenized with transformers' BertTokenizer.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+import transformers
+
+from minidistil import DistilBertModel, sources
+
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--device", default="cpu", help="cpu or cuda")
+parser.add_argument("--repeats", type=int, default=5, help="timed runs per model and row (median reported)")
+parser.add_argument("--ragged", type=int, default=32, help="sentences in the ragged batch")
+parser.add_argument("--dtypes", default="fp32,bf16")
+parser.add_argument("--threads", type=int, default=0, help="torch threads on CPU (0: torch's default)")
+
+
+def batches(device, n_ragged):
+    ids = torch.randint(1000, 30000, (8, 128), generator=torch.Generator().manual_seed(0))
+    fixed = (ids, torch.ones_like(ids))
+    texts, _ = sources.rotten_tomatoes()
+    tokenizer = transformers.BertTokenizer(str(sources.vocab_file()))
+    enc = tokenizer(texts[:n_ragged], padding=True, truncation=True, max_length=128, return_tensors="pt")
+    ragged = (enc["input_ids"], enc["attention_mask"])
+    real = ragged[1].float().mean().item()
+    return {"8x128": fixed, f"ragged {n_ragged}x{ragged[0].shape[1]} ({real:.0%} real)": ragged}, device
+
+
+def timed(fn, sync):
+    sync()
+    t0 = time.perf_counter()
+    fn()
+    sync()
+    return time.perf_counter() - t0
+
+
+def main():
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("--device cuda was asked for, but torch sees no CUDA device")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    folder = tempfile.mkdtemp()
+    DistilBertModel.from_pretrained(sources.teacher_dir()).save_pretrained(folder)
+    inputs, _ = batches(device, args.ragged)
+    rows = []
+    for dname in args.dtypes.split(","):
+        dtype = dtypes[dname]
+        for impl, attn in (("fast", "sdpa"), ("math", "eager")):
+            ours = DistilBertModel.from_pretrained(folder, impl=impl).to(device, dtype).eval()
+            theirs = transformers.DistilBertModel.from_pretrained(folder, attn_implementation=attn,
+                                                                  dtype=dtype).to(device).eval()
+            for bname, (ids, mask) in inputs.items():
+                ids, mask = ids.to(device), mask.to(device)
+                tokens = int(mask.sum())
+                run_ours = lambda: ours(ids, mask)
+                run_theirs = lambda: theirs(input_ids=ids, attention_mask=mask)
+                t_ours, t_theirs = [], []
+                with torch.inference_mode():
+                    run_ours(), run_theirs()  # warm-up
+                    for _ in range(args.repeats):  # alternate, one run at a time
+                        t_ours.append(timed(run_ours, sync))
+                        t_theirs.append(timed(run_theirs, sync))
+                a, b = tokens / statistics.median(t_ours), tokens / statistics.median(t_theirs)
+                # The ratio is the median over adjacent (ours, theirs) pairs: a pair shares the
+                # machine's load, so this is steadier than a ratio of two medians.
+                ratio = statistics.median(y / x for x, y in zip(t_ours, t_theirs))
+                rows.append((dname, bname, f"minidistil {impl}", f"transformers {attn}", a, b, ratio))
+                print(f"{dname} {bname} {impl}: {a:,.0f} vs {b:,.0f} tokens/s ({ratio:.2f}x)", flush=True)
+    print(f"\n{args.device}, torch {torch.__version__}, transformers {transformers.__version__}, "
+          f"{torch.get_num_threads()} threads, median of {args.repeats}\n")
+    print("| dtype | batch | ours | reference | ours tokens/s | reference tokens/s | ratio |")
+    print("|---|---|---|---|---:|---:|---:|")
+    for d, bname, o, r, a, b, ratio in rows:
+        print(f"| {d} | {bname} | {o} | {r} | {a:,.0f} | {b:,.0f} | {ratio:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

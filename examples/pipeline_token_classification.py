@@ -1,0 +1,34 @@
+"""The token-classification pipeline: the four ways to turn word pieces into word labels.
+
+    python examples/finetune_punctuation.py               # first: the model, in runs/punctuation/best
+    python examples/pipeline_token_classification.py      # ~1 min
+
+Runs the punctuation-restoration model on unpunctuated text and prints what each
+aggregation_strategy returns (none: every piece; first / average / max: one label per word, from
+its first piece, the mean of its pieces' probabilities, or its most confident piece), then the
+text with the predicted punctuation put back.
+"""
+import argparse
+from pathlib import Path
+
+import minidistil
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--model", default="runs/punctuation/best")
+parser.add_argument("--text", default="the prime minister said the talks were constructive but would they "
+                                      "succeed nobody could say for certain the unions however remained unconvinced")
+args = parser.parse_args()
+if not (Path(args.model) / "config.json").exists():
+    raise SystemExit(f"no model in {args.model}; run examples/finetune_punctuation.py first")
+
+tag = minidistil.pipeline("token-classification", model=args.model)
+print(f"{'strategy':<9}{'found':>6}  first few")
+for strategy in ("none", "first", "average", "max"):
+    found = tag(args.text, aggregation_strategy=strategy)
+    key = "entity" if strategy == "none" else "entity_group"
+    print(f"{strategy:<9}{len(found):>6}  " + ", ".join(f"{e['word']}->{e[key]}" for e in found[:4]))
+
+marks = {"COMMA": ",", "PERIOD": ".", "QUESTION": "?"}
+ends = {e["end"]: marks[e["entity_group"]] for e in tag(args.text, aggregation_strategy="first")}
+restored = "".join(ch + ends.get(i + 1, "") for i, ch in enumerate(args.text))
+print(f"\n{restored}")

@@ -1,0 +1,4 @@
+"""`python -m minidistil`: see minidistil/cli.py."""
+from minidistil.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""Inference in one call: `pipeline(task, model=folder)` returns a callable over a list of texts.
+
+    >>> classify = pipeline("text-classification", model="runs/sentiment")
+    >>> classify(["a gem of a film", "two hours I will never get back"])
+    [{'label': 'fresh', 'score': 0.97}, {'label': 'rotten', 'score': 0.95}]
+
+    task                   returns, per input                             long inputs
+    fill-mask              top_k {score, token, token_str, sequence}      truncated (the mask must survive)
+    text-classification    {label, score} (top_k=None: every label)       windows, probabilities averaged
+    question-answering     {score, start, end, answer}                    windows with doc_stride, best span
+    token-classification   entities, aggregated as Hugging Face does      truncated
+    embedding              one (N, C) tensor, rows of length 1            truncated
+    summarization          {summary_text, sentences}                      each sentence truncated
+
+Every pipeline runs its inputs in batches of similar length (sorted by token count, so a batch
+carries little padding) and puts the results back in input order. Whatever is windowed or
+truncated is announced with a `UserWarning` saying how many inputs and what was done.
+
+Summarization is extractive: the text is split into sentences, each sentence is embedded (mean
+pooling, L2-normalised), and the sentences closest (cosine) to the mean of all sentence
+embeddings - the document's centroid - are kept, in their original order. It is the centroid
+method of Radev et al. (2004) with a neural encoder in place of TF-IDF.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import features as feats
+from .heads import (DistilBertForMaskedLM, DistilBertForQuestionAnswering,
+                    DistilBertForSequenceClassification, DistilBertForTokenClassification)
+from .model import DistilBertModel
+
+TASKS = {
+    "fill-mask": DistilBertForMaskedLM,
+    "text-classification": DistilBertForSequenceClassification,
+    "question-answering": DistilBertForQuestionAnswering,
+    "token-classification": DistilBertForTokenClassification,
+    "embedding": DistilBertModel,
+    "summarization": DistilBertModel,
+}
+
+
+def pipeline(task: str, model=None, tokenizer=None, batch_size: int = 16, max_length: int | None = None):
+    """Build the pipeline for `task` from a model folder (or a loaded model and its tokenizer)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
+    if model is None:
+        raise ValueError("pass model=FOLDER, a folder written by save_pretrained or a BERT folder")
+    if isinstance(model, (str, Path)):
+        if tokenizer is None:
+            from .tokenizer import WordPieceTokenizer
+            tokenizer = WordPieceTokenizer.from_pretrained(model)
+        model = TASKS[task].from_pretrained(model)
+    if tokenizer is None:
+        raise ValueError("a model object needs its tokenizer: pipeline(task, model, tokenizer=...)")
+    cls = {"fill-mask": FillMask, "text-classification": TextClassification,
+           "question-answering": QuestionAnswering, "token-classification": TokenClassification,
+           "embedding": Embedding, "summarization": Summarization}[task]
+    return cls(model, tokenizer, batch_size, max_length)
+
+
+class Pipeline:
+    def __init__(self, model, tokenizer, batch_size=16, max_length=None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_length = max_length or model.config.max_position_embeddings
+
+    @torch.no_grad()
+    def run(self, features: list[dict]) -> list:
+        """Forward every feature in length-sorted batches; return per-feature outputs in their order."""
+        outputs = [None] * len(features)
+        for batch_ids in feats.length_sorted_batches(features, self.batch_size):
+            batch = feats.collate([features[i] for i in batch_ids], self.tokenizer.pad_token_id)
+            out = self.forward(batch["input_ids"], batch["attention_mask"])
+            for row, i in enumerate(batch_ids):
+                outputs[i] = [o[row] for o in out]  # rows keep their padding; decoders read real positions
+        return outputs
+
+    def forward(self, input_ids, attention_mask) -> tuple:
+        out = self.model(input_ids, attention_mask=attention_mask)
+        return (out.logits,)
+
+
+def _as_list(inputs) -> tuple[list, bool]:
+    if isinstance(inputs, str):
+        return [inputs], True
+    inputs = list(inputs)
+    for n, text in enumerate(inputs):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"input {n} is {text!r}; every input must be a non-empty string")
+    return inputs, False
+
+
+def _warn(n: int, what: str) -> None:
+    if n:
+        warnings.warn(f"{n} input(s) are longer than the model's {what}", UserWarning, stacklevel=3)
+
+
+def _tokenized_lengths(tokenizer, texts) -> list[int]:
+    return [len(ids) for ids in tokenizer(texts)["input_ids"]]
+
+
+class FillMask(Pipeline):
+    def __call__(self, inputs, top_k: int = 5):
+        texts, single = _as_list(inputs)
+        lengths = _tokenized_lengths(self.tokenizer, texts)
+        _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        features = []
+        for n, ids in enumerate(enc["input_ids"]):
+            ids = np.asarray(ids)
+            if not (ids == self.tokenizer.mask_token_id).any():
+                raise ValueError(f"input {n} has no {self.tokenizer.mask_token} token (or it was truncated away)")
+            features.append({"input_ids": ids})
+        results = []
+        for f, (logits,) in zip(features, self.run(features)):
+            found = []
+            for position in np.flatnonzero(f["input_ids"] == self.tokenizer.mask_token_id):
+                probs = torch.softmax(logits[position].float(), -1)
+                top = torch.topk(probs, top_k)
+                found.append([self._filled(f["input_ids"], position, int(t), float(p))
+                              for p, t in zip(top.values, top.indices)])
+            results.append(found[0] if len(found) == 1 else found)
+        return results[0] if single else results
+
+    def _filled(self, ids, position, token, score) -> dict:
+        ids = ids.copy()
+        ids[position] = token
+        return {"score": score, "token": token, "token_str": self.tokenizer.decode([token]),
+                "sequence": self.tokenizer.decode(ids.tolist(), skip_special_tokens=True)}
+
+
+class TextClassification(Pipeline):
+    def __call__(self, inputs, top_k: int | None = 1, stride: int = 64):
+        texts, single = _as_list(inputs)
+        examples = [{"text": t} for t in texts]
+        lengths = _tokenized_lengths(self.tokenizer, texts)
+        _warn(sum(n > self.max_length for n in lengths),
+              f"{self.max_length} tokens; each is read in overlapping windows and the windows' "
+              f"probabilities are averaged")
+        features = feats.encode_sequence(self.tokenizer, examples, {}, self.max_length, stride)
+        logits = torch.stack([out[0] for out in self.run(features)])
+        probs = feats.decode_sequence(logits, features, len(texts))
+        id2label = self.model.config.id2label
+        results = []
+        for p in probs:
+            ranked = [{"label": id2label[int(i)], "score": float(p[i])} for i in np.argsort(-p)]
+            results.append(ranked[0] if top_k == 1 else ranked[:top_k])
+        return results[0] if single else results
+
+
+class QuestionAnswering(Pipeline):
+    def forward(self, input_ids, attention_mask):
+        out = self.model(input_ids, attention_mask=attention_mask)
+        return out.start_logits, out.end_logits
+
+    def __call__(self, question, context, top_k: int = 1, doc_stride: int = 128, max_answer_len: int = 15,
+                 max_seq_len: int = 384, handle_impossible_answer: bool = False):
+        questions, single = _as_list(question)
+        contexts, _ = _as_list(context)
+        if len(questions) == 1 and len(contexts) > 1:
+            questions = questions * len(contexts)
+        if len(questions) != len(contexts):
+            raise ValueError(f"got {len(questions)} questions for {len(contexts)} contexts")
+        max_seq_len = min(max_seq_len, self.max_length)
+        room = max_seq_len - 3 - max(len(ids) for ids in self.tokenizer(questions, add_special_tokens=False)["input_ids"])
+        if doc_stride >= room:
+            raise ValueError(f"doc_stride ({doc_stride}) must be smaller than the {room} tokens a window has "
+                             f"for the context after the question and [CLS] [SEP] [SEP]; lower doc_stride "
+                             f"or raise max_seq_len")
+        examples = [{"question": q, "context": c} for q, c in zip(questions, contexts)]
+        features = feats.encode_qa(self.tokenizer, examples, max_seq_len, doc_stride)
+        windows = np.bincount([f["example"] for f in features], minlength=len(examples))
+        _warn(int((windows > 1).sum()), f"{max_seq_len} tokens; they are read in windows that "
+                                        f"overlap by {doc_stride} tokens")
+        outs = self.run(features)
+        answers = feats.decode_qa([o[0] for o in outs], [o[1] for o in outs], features, examples,
+                                  max_answer_len, handle_impossible_answer, top_k)
+        results = [a[0] if top_k == 1 else a for a in answers]
+        return results[0] if single else results
+
+
+class TokenClassification(Pipeline):
+    """Hugging Face's token-classification pipeline, for a WordPiece tokenizer.
+
+    aggregation_strategy:
+      none     every word piece with its own label (pieces labelled O are dropped)
+      simple   adjacent pieces with the same entity type are grouped (B- starts a new group)
+      first    a word takes the label of its first piece, then words are grouped as in simple
+      average  a word takes the label with the highest mean probability over its pieces
+      max      a word takes the label of its most confident piece
+    """
+    STRATEGIES = ("none", "simple", "first", "average", "max")
+
+    def __call__(self, inputs, aggregation_strategy: str = "none", ignore_labels=("O",)):
+        if aggregation_strategy not in self.STRATEGIES:
+            raise ValueError(f"aggregation_strategy must be one of {self.STRATEGIES}, got {aggregation_strategy!r}")
+        texts, single = _as_list(inputs)
+        lengths = _tokenized_lengths(self.tokenizer, texts)
+        _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, return_offsets_mapping=True)
+        features = [{"input_ids": np.asarray(ids), "offsets": off}
+                    for ids, off in zip(enc["input_ids"], enc["offset_mapping"])]
+        results = []
+        for text, f, (logits,) in zip(texts, features, self.run(features)):
+            scores = torch.softmax(logits.float(), -1).numpy()
+            pieces = self._pieces(text, f, scores)
+            entities = self._aggregate(pieces, aggregation_strategy)
+            results.append([e for e in entities if e.get("entity", e.get("entity_group")) not in ignore_labels])
+        return results[0] if single else results
+
+    def _pieces(self, text, f, scores) -> list[dict]:
+        special = {self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id}
+        tokens = self.tokenizer.convert_ids_to_tokens([int(i) for i in f["input_ids"]])
+        pieces = []
+        for index, (token_id, token, (start, end)) in enumerate(zip(f["input_ids"], tokens, f["offsets"])):
+            if int(token_id) in special:
+                continue
+            # A continuation piece is shorter in the text than in the vocabulary ("##ing" vs "ing").
+            is_subword = len(token) != len(text[start:end])
+            if int(token_id) == self.tokenizer.unk_token_id:
+                token, is_subword = text[start:end], False
+            pieces.append({"word": token, "scores": scores[index], "start": int(start), "end": int(end),
+                           "index": index, "is_subword": is_subword})
+        return pieces
+
+    def _aggregate(self, pieces, strategy) -> list[dict]:
+        id2label = self.model.config.id2label
+        if strategy in ("none", "simple"):
+            entities = [{"entity": id2label[int(p["scores"].argmax())], "score": float(p["scores"].max()),
+                         "index": p["index"], "word": p["word"], "start": p["start"], "end": p["end"]}
+                        for p in pieces]
+            return entities if strategy == "none" else self._group(entities)
+        words, group = [], []
+        for p in pieces:
+            if group and not p["is_subword"]:
+                words.append(self._word(group, strategy))
+                group = []
+            group.append(p)
+        if group:
+            words.append(self._word(group, strategy))
+        return self._group(words)
+
+    def _word(self, pieces, strategy) -> dict:
+        if strategy == "first":
+            scores = pieces[0]["scores"]
+        elif strategy == "max":
+            scores = max(pieces, key=lambda p: p["scores"].max())["scores"]
+        else:
+            scores = np.mean([p["scores"] for p in pieces], axis=0)
+        label = int(scores.argmax())
+        return {"entity": self.model.config.id2label[label], "score": float(scores[label]),
+                "word": self._join([p["word"] for p in pieces]), "start": pieces[0]["start"], "end": pieces[-1]["end"]}
+
+    @staticmethod
+    def _join(tokens: list[str]) -> str:
+        return " ".join(tokens).replace(" ##", "").strip()
+
+    def _group(self, entities) -> list[dict]:
+        """Adjacent entities of one type form a group; a B- tag always starts a new one."""
+        def tag(name):
+            return (name[0], name[2:]) if name[:2] in ("B-", "I-") else ("I", name)
+        groups, current = [], []
+        for e in entities:
+            bi, kind = tag(e["entity"])
+            if current and (kind != tag(current[-1]["entity"])[1] or bi == "B"):
+                groups.append(current)
+                current = []
+            current.append(e)
+        if current:
+            groups.append(current)
+        return [{"entity_group": tag(g[0]["entity"])[1], "score": float(np.mean([e["score"] for e in g])),
+                 "word": self._join([e["word"] for e in g]), "start": g[0]["start"], "end": g[-1]["end"]}
+                for g in groups]
+
+
+class Embedding(Pipeline):
+    """Mean of the last hidden states over real tokens, L2-normalised: sentence-transformers' recipe
+    for all-MiniLM-L6-v2 (its 1_Pooling/config.json asks for mean pooling, then a Normalize module)."""
+
+    def forward(self, input_ids, attention_mask):
+        hidden = self.model(input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, C)
+        keep = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1e-9)  # (B, T, C) -> (B, C)
+        return (F.normalize(mean, p=2, dim=-1),)
+
+    def __call__(self, inputs) -> torch.Tensor:
+        texts, _ = _as_list(inputs)
+        lengths = _tokenized_lengths(self.tokenizer, texts)
+        _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        features = [{"input_ids": np.asarray(ids)} for ids in enc["input_ids"]]
+        return torch.stack([out[0] for out in self.run(features)])  # (N, C)
+
+
+class Summarization(Embedding):
+    def __call__(self, inputs, num_sentences: int = 3) -> list[dict] | dict:
+        texts, single = _as_list(inputs)
+        results = []
+        for text in texts:
+            found = feats.sentences(text)
+            if len(found) <= num_sentences:
+                keep = list(range(len(found)))
+            else:
+                vectors = super().__call__(found)                       # (S, C), unit rows
+                centroid = F.normalize(vectors.mean(0), dim=-1)         # (C,)
+                keep = sorted(torch.topk(vectors @ centroid, num_sentences).indices.tolist())
+            results.append({"summary_text": " ".join(found[i] for i in keep), "sentences": keep})
+        return results[0] if single else results
