@@ -27,7 +27,8 @@ from minidistil import DistilBertForMaskedLM, DistilBertForSequenceClassificatio
 from minidistil.data import PrepareOptions, TokenCorpus, collate, prepare_corpus
 from minidistil.distill import DistillationTask, TeacherHeadTask, init_teacher_head, make_student
 from minidistil.finetune import FinetuneConfig, finetune
-from minidistil.train import TrainConfig, mlm_task_for, plot_metrics, train
+from minidistil.mlm import mlm_task_for
+from minidistil.train import TrainConfig, plot_metrics, train
 
 
 @dataclass
@@ -36,11 +37,11 @@ class Settings:
     corpora: str = "bbc,speeches,debates,headlines,hamlet"  # names in minidistil.sources.CORPORA
     max_length: int = 64          # tokens per pretraining chunk and per sentiment snippet
     batch_size: int = 16
-    adapt_steps: int = 150        # MLM-head steps on the frozen teacher
-    adapt_lr: float = 2e-3
-    distill_steps: int = 300      # triple-loss steps
+    adapt_steps: int = 60         # MLM-head steps on the frozen teacher
+    adapt_lr: float = 1e-2
+    distill_steps: int = 100      # triple-loss steps
     distill_lr: float = 5e-4
-    finetune_examples: int = 3000  # training snippets for fine-tuning; 0 takes all 10,246
+    finetune_examples: int = 4000  # training snippets for fine-tuning; 0 takes all 10,246
     epochs: int = 2
     finetune_lr: float = 1e-4
     seed: int = 42
@@ -57,42 +58,18 @@ def main():
     s = parse()
     out = Path(s.out)
     torch.manual_seed(s.seed)
-    tokenizer = WordPieceTokenizer.from_pretrained(sources.teacher_dir())
-    print("1/4 fetching the teacher and the corpora, preparing 64-token chunks")
-    docs = sources.corpus(tuple(s.corpora.split(",")))
-    prepare_corpus(docs, tokenizer, out / "corpus", PrepareOptions(max_length=s.max_length), progress=True,
-                   total=len(docs))
-    corpus = TokenCorpus(out / "corpus")
-    collate_fn = partial(collate, pad_token_id=tokenizer.pad_token_id)
-
-    def steps(name, n, lr):
-        return TrainConfig(out_dir=str(out / name), max_steps=n, batch_size=s.batch_size, lr=lr,
-                           log_every=10, save_every=n, seed=s.seed)
-
-    print("    giving the teacher an MLM head (its encoder stays frozen)")
-    teacher = DistilBertForMaskedLM.from_pretrained(sources.teacher_dir(), new_head=True)
-    init_teacher_head(teacher, corpus.counts)
-    masking = mlm_task_for(teacher, corpus).masking
-    train(TeacherHeadTask(teacher, masking), corpus, steps("adapt-teacher", s.adapt_steps, s.adapt_lr),
-          collate_fn=collate_fn)
-    teacher.eval()
+    print("1/4 fetching the teacher and the corpora; giving the teacher an MLM head (its encoder stays frozen)")
+    tokenizer, corpus = prepare_corpus_for(s)
+    teacher = adapt_teacher(s, corpus)
 
     print("2/4 extracting a 3-layer student and distilling it with the triple loss")
-    student = make_student(teacher)
-    masking = mlm_task_for(student, corpus, mlm_smoothing=0.7).masking  # DistilBERT's mlm_smoothing
-    distilled = train(DistillationTask(student, teacher, masking, restrict_ce_to_mask=True), corpus,
-                      steps("distill", s.distill_steps, s.distill_lr), collate_fn=collate_fn)
-    student.eval().save_pretrained(out / "student")
-    tokenizer.save_pretrained(out / "student")
+    student, distilled = distill(s, teacher, corpus, out / "distill")
+    save_with_tokenizer(student, tokenizer, out / "student")
 
     print("3/4 fine-tuning teacher and student on Rotten Tomatoes sentiment")
     task = tasks.load("sentiment")
-    results = {}
-    for name, folder in (("teacher", sources.teacher_dir()), ("student", out / "student")):
-        cfg = FinetuneConfig(out_dir=str(out / f"sentiment-{name}"), lr=s.finetune_lr, epochs=s.epochs,
-                             batch_size=32, max_length=s.max_length, seed=s.seed,
-                             train_limit=s.finetune_examples or None)
-        results[name] = finetune(task, folder, cfg)
+    results = {name: finetune_sentiment(s, task, folder, out / f"sentiment-{name}")
+               for name, folder in (("teacher", sources.teacher_dir()), ("student", out / "student"))}
 
     print("4/4 measuring inference speed side by side on the test snippets")
     models = {name: DistilBertForSequenceClassification.from_pretrained(out / f"sentiment-{name}" / "best")
@@ -108,6 +85,59 @@ def main():
     summary = {"settings": s.__dict__, "tokens_per_s": speed,
                "test_accuracy": {k: r["test"]["accuracy"] for k, r in results.items()}}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+# ---------------------------------------------------------------- the steps (examples/ablation.py reuses them)
+
+def prepare_corpus_for(s: Settings):
+    """The registry corpora, tokenized with the teacher's vocabulary into max_length chunks."""
+    tokenizer = WordPieceTokenizer.from_pretrained(sources.teacher_dir())
+    docs = sources.corpus(tuple(s.corpora.split(",")))
+    folder = Path(s.out) / "corpus"
+    prepare_corpus(docs, tokenizer, folder, PrepareOptions(max_length=s.max_length), progress=True, total=len(docs))
+    return tokenizer, TokenCorpus(folder)
+
+
+def train_config(s: Settings, out_dir: Path, steps: int, lr: float) -> TrainConfig:
+    return TrainConfig(out_dir=str(out_dir), max_steps=steps, batch_size=s.batch_size, lr=lr,
+                       log_every=10, save_every=steps, seed=s.seed)
+
+
+def collate_for(corpus):
+    return partial(collate, pad_token_id=corpus.special_ids["pad"])
+
+
+def adapt_teacher(s: Settings, corpus) -> DistilBertForMaskedLM:
+    """MiniLM ships without an MLM head: train one on its frozen encoder so its soft targets exist."""
+    teacher = DistilBertForMaskedLM.from_pretrained(sources.teacher_dir(), new_head=True)
+    init_teacher_head(teacher, corpus.counts)
+    masking = mlm_task_for(teacher, corpus).masking
+    train(TeacherHeadTask(teacher, masking), corpus, train_config(s, Path(s.out) / "adapt-teacher",
+          s.adapt_steps, s.adapt_lr), collate_fn=collate_for(corpus))
+    return teacher.eval()
+
+
+def distill(s: Settings, teacher, corpus, out_dir: Path, random_init: bool = False,
+            alpha_ce: float = 5.0, alpha_mlm: float = 2.0, alpha_cos: float = 1.0):
+    """Half the teacher's layers (or a random student of that size), trained with the triple loss."""
+    student = make_student(teacher, random_init=random_init)
+    masking = mlm_task_for(student, corpus, mlm_smoothing=0.7).masking  # DistilBERT's mlm_smoothing
+    task = DistillationTask(student, teacher, masking, alpha_ce=alpha_ce, alpha_mlm=alpha_mlm,
+                            alpha_cos=alpha_cos, restrict_ce_to_mask=True)
+    result = train(task, corpus, train_config(s, out_dir, s.distill_steps, s.distill_lr),
+                   collate_fn=collate_for(corpus))
+    return student.eval(), result
+
+
+def save_with_tokenizer(model, tokenizer, folder: Path) -> None:
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def finetune_sentiment(s: Settings, task, folder, out_dir: Path) -> dict:
+    cfg = FinetuneConfig(out_dir=str(out_dir), lr=s.finetune_lr, epochs=s.epochs, batch_size=32,
+                         max_length=s.max_length, seed=s.seed, train_limit=s.finetune_examples or None)
+    return finetune(task, folder, cfg)
 
 
 @torch.no_grad()
