@@ -1,13 +1,14 @@
 """Topics of long documents: BBC News, 5 classes, sliding windows with pooled predictions.
 
-    python examples/finetune_topics.py                  # ~15 min on a 2-core CPU
+    python examples/finetune_topics.py                  # ~15 min on a 2-core CPU (test accuracy 0.981)
 
 Most BBC articles are longer than the windows the model reads, so every article is cut into
 windows of `--max-length` tokens that overlap by `--stride` tokens. Training uses the first
 `--max-windows` windows of each article, each labelled with the article's topic. Prediction reads
 every window of the article and averages the windows' class probabilities; the topic with the
-highest mean probability is the answer. By default 800 of the 1,701 training articles are used,
-with 128-token windows, for 2 epochs; the best model on validation is scored on the test split.
+highest mean probability is the answer. By default all 1,702 training articles are used, each
+through its first 128-token window, for 1 epoch; the best model on validation is scored on the
+test split.
 """
 import argparse
 
@@ -16,8 +17,8 @@ from minidistil.finetune import FinetuneConfig, finetune, print_metrics
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--out-dir", default="runs/topics")
-parser.add_argument("--train-limit", type=int, default=800, help="0: every training article")
-parser.add_argument("--epochs", type=int, default=2)
+parser.add_argument("--train-limit", type=int, default=0, help="0: every training article")
+parser.add_argument("--epochs", type=int, default=1)
 parser.add_argument("--lr", type=float, default=1e-4)
 parser.add_argument("--max-length", type=int, default=128)
 parser.add_argument("--stride", type=int, default=32)
