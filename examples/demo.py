@@ -45,6 +45,7 @@ class Settings:
     epochs: int = 2
     finetune_lr: float = 1e-4
     seed: int = 42
+    threads: int = 0              # torch threads; 0 keeps torch's default (use 1 on a machine busy with other jobs)
 
 
 def parse() -> Settings:
@@ -58,6 +59,8 @@ def main():
     s = parse()
     out = Path(s.out)
     torch.manual_seed(s.seed)
+    if s.threads:
+        torch.set_num_threads(s.threads)
     print("1/4 fetching the teacher and the corpora; giving the teacher an MLM head (its encoder stays frozen)")
     tokenizer, corpus = prepare_corpus_for(s)
     teacher = adapt_teacher(s, corpus)
