@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/model.py
 	$(BIN)/python bench/tokenizer.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
