@@ -18,13 +18,12 @@ prepared corpus are shared by every variant. Each variant builds a 3-layer stude
 Each variant is reported as the change in test accuracy against (a), seed by seed, beside the
 paper's change in GLUE macro-score. The table is printed and written to RESULTS.md.
 """
-import argparse
 import json
 import platform
 import shutil
 import statistics
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -68,15 +67,8 @@ VARIANTS = [
 ]
 
 
-def parse() -> Settings:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in fields(Settings):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return Settings(**vars(parser.parse_args()))
-
-
 def main():
-    s = parse()
+    s = demo.parse(Settings, __doc__)
     seeds = [int(x) for x in s.seeds.split(",")]
     torch.set_num_threads(s.threads)
     out, started = Path(s.out), time.perf_counter()

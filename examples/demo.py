@@ -49,11 +49,12 @@ class Settings:
     threads: int = 0              # torch threads; 0 keeps torch's default (use 1 on a machine busy with other jobs)
 
 
-def parse() -> Settings:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in fields(Settings):
+def parse(cls=Settings, description: str = __doc__):
+    """One flag per field of the settings dataclass: --distill-steps for distill_steps."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    for f in fields(cls):
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return Settings(**vars(parser.parse_args()))
+    return cls(**vars(parser.parse_args()))
 
 
 def main():

@@ -6,3 +6,7 @@ from .heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBe
 from .tokenizer import WordPieceTokenizer
 from .train import TrainConfig, train
 from .pipelines import pipeline
+
+__all__ = ["DistilBertConfig", "DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification",
+           "DistilBertForTokenClassification", "DistilBertForQuestionAnswering", "DistilBertForMultipleChoice",
+           "WordPieceTokenizer", "TrainConfig", "train", "pipeline"]

@@ -23,10 +23,9 @@ fine-tuned model folder; its softened class probabilities on every training exam
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np

@@ -65,7 +65,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from minidistil.data import LengthGroupedBatches, collate
-from minidistil.mlm import MLMTask, mlm_task_for  # noqa: F401  (the loop's everyday task, importable from here too)
 
 
 @dataclass

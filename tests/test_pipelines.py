@@ -11,7 +11,6 @@ from transformers import DistilBertTokenizerFast
 import minidistil
 from minidistil import pipelines
 from minidistil.config import DistilBertConfig
-from minidistil.heads import DistilBertForSequenceClassification
 from minidistil.model import DistilBertModel
 from minidistil.tokenizer import WordPieceTokenizer
 
