@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from minidistil import sources
+from minidistil import WordPieceTokenizer, sources
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +20,28 @@ def vocab_file():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def folder(vocab_file):
+    """The teacher's folder: vocab.txt with tokenizer_config.json and special_tokens_map.json."""
+    return vocab_file.parent
+
+
+@pytest.fixture(scope="session")
+def ours(folder):
+    return WordPieceTokenizer.from_pretrained(folder)
+
+
+@pytest.fixture(scope="session")
+def ours_legacy(folder):
+    return WordPieceTokenizer.from_pretrained(folder, reference="legacy")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, above all on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

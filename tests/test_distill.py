@@ -13,12 +13,7 @@ V = 61
 MASKING = dict(mask_token_id=4, special_ids=[0, 2, 3, 4], vocab_size=V)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def teacher_model(n_layers=6):

@@ -15,21 +15,6 @@ SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 @pytest.fixture(scope="module")
-def folder(vocab_file):
-    return vocab_file.parent
-
-
-@pytest.fixture(scope="module")
-def ours(folder):
-    return WordPieceTokenizer.from_pretrained(folder)
-
-
-@pytest.fixture(scope="module")
-def ours_legacy(folder):
-    return WordPieceTokenizer.from_pretrained(folder, reference="legacy")
-
-
-@pytest.fixture(scope="module")
 def rust(folder):
     return BertTokenizer.from_pretrained(str(folder))
 

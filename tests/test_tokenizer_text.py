@@ -28,21 +28,6 @@ SOURCES = {
 
 
 @pytest.fixture(scope="module")
-def folder(vocab_file):
-    return vocab_file.parent
-
-
-@pytest.fixture(scope="module")
-def ours(folder):
-    return WordPieceTokenizer.from_pretrained(folder)
-
-
-@pytest.fixture(scope="module")
-def ours_legacy(folder):
-    return WordPieceTokenizer.from_pretrained(folder, reference="legacy")
-
-
-@pytest.fixture(scope="module")
 def rust(folder):
     tok = BertTokenizer.from_pretrained(str(folder))._tokenizer
     tok.no_truncation()  # the folder's tokenizer.json switches both on

@@ -17,13 +17,7 @@ V = 53
 SPECIAL = dict(mask_token_id=4, special_ids=[0, 2, 3, 4], vocab_size=V)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, above all on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_model(dropout=0.1):
