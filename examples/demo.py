@@ -42,7 +42,7 @@ class Settings:
     adapt_lr: float = 1e-2
     distill_steps: int = 100      # triple-loss steps
     distill_lr: float = 5e-4
-    finetune_examples: int = 4000  # training snippets for fine-tuning; 0 takes all 10,246
+    finetune_examples: int = 4000  # training snippets for fine-tuning; 0 takes all 10,202
     epochs: int = 2
     finetune_lr: float = 1e-4
     seed: int = 42

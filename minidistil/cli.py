@@ -27,6 +27,7 @@ from pathlib import Path
 
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus, read_documents
 from minidistil.mlm import mlm_task_for
+from minidistil.tokenizer import TOKENIZER_FILES
 from minidistil.train import TrainConfig, evaluate_losses, train
 
 
@@ -101,7 +102,6 @@ def run_prepare_data(args) -> None:
         documents, total = docs, len(docs)
     meta = prepare_corpus(documents, tokenizer, args.out, dataclass_from_args(PrepareOptions, args),
                           progress=True, total=total)
-    shutil.copy(vocab, Path(args.out) / "vocab.txt")  # later commands copy it into the model folders
     print(table({"documents": meta["n_documents"], "chunks": meta["n_chunks"], "tokens": meta["n_tokens"],
                  "dropped (too short)": meta["dropped"]["too_short"],
                  "dropped (mostly [UNK])": meta["dropped"]["mostly_unknown"], "dtype": meta["dtype"],
@@ -257,8 +257,9 @@ def run_training(args, task, model, train_data, eval_data) -> None:
     result = train(task, train_data, config, collate_fn=collate_fn, eval_fn=eval_fn)
     if int(os.environ.get("RANK", "0")) == 0:
         folder = Path(model.save_pretrained(Path(args.out) / "model"))
-        if (Path(args.data) / "vocab.txt").is_file():  # the model folder then stands alone
-            shutil.copy(Path(args.data) / "vocab.txt", folder / "vocab.txt")
+        for name in TOKENIZER_FILES:  # prepare_corpus saved the tokenizer: the model folder then stands alone
+            if (Path(args.data) / name).is_file():
+                shutil.copy(Path(args.data) / name, folder / name)
         shown = {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in result.items()
                  if k not in ("eval_loss", "eval_mlm")}
         print(table({**shown, "model": folder, "metrics": Path(args.out) / "metrics.jsonl"}))

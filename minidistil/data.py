@@ -15,8 +15,10 @@
     >>> corpus[0]["input_ids"][:4]
     array([ 101, 2866, 2058, 2000], dtype=uint16)
 
-The folder holds four files. `meta.json` is written last, so a folder without it is an interrupted
-preparation and is refused:
+The folder holds four files, plus the tokenizer's own (`vocab.txt` and its settings, written by its
+`save_pretrained`, so that a model trained on the corpus can be saved with the tokenizer that made
+its ids). `meta.json` is written last, so a folder without it is an interrupted preparation and is
+refused:
 
 | file | content |
 |---|---|
@@ -182,6 +184,8 @@ def prepare_corpus(documents: Iterable[str], tokenizer, out_dir: str | Path,
                          f"than min_tokens={options.min_tokens}, {mostly_unk} mostly [UNK]); "
                          f"pass more text or lower min_tokens")
     np.save(out / "counts.npy", counts)
+    if hasattr(tokenizer, "save_pretrained"):  # the ids mean nothing without the vocabulary that made them
+        tokenizer.save_pretrained(out)
     meta = {"format": FORMAT, "dtype": np.dtype(dtype).name, "vocab_size": vocab_size,
             "n_documents": n_docs, "n_chunks": n_chunks, "n_tokens": n_tokens,
             "dropped": {"too_short": too_short, "mostly_unknown": mostly_unk},

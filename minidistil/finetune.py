@@ -38,11 +38,11 @@ from .convert import load_pretrained
 from .heads import (DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
                     DistilBertForSequenceClassification, DistilBertForTokenClassification)
 from .losses import distillation_kl
+from .tokenizer import TOKENIZER_FILES
 from .train import TrainConfig, train
 
 HEADS = {"sequence": DistilBertForSequenceClassification, "token": DistilBertForTokenClassification,
          "choice": DistilBertForMultipleChoice, "qa": DistilBertForQuestionAnswering}
-TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 @dataclass

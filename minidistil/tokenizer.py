@@ -24,6 +24,8 @@ from .wordpiece import Engine
 
 SPECIAL_NAMES = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 TRUNCATIONS = ("longest_first", "only_first", "only_second")
+# What a tokenizer folder may hold (ours writes the first, third and fourth; transformers' fast one adds the second).
+TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 class Encoding(dict):

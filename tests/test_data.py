@@ -7,6 +7,7 @@ import pytest
 
 from minidistil.data import (LengthGroupedBatches, PrepareOptions, TokenCorpus, collate, prepare_corpus,
                              read_documents)
+from minidistil.tokenizer import WordPieceTokenizer
 
 
 class WordTokenizer:
@@ -79,6 +80,13 @@ def test_prepare_chunks_documents_into_cls_sep_pieces_of_model_length(tmp_path, 
     assert [list(c[1:-1]) for c in chunks[:3]] == [words[0:14], words[14:28], words[28:36]]
     assert meta["dropped"] == {"too_short": 1, "mostly_unknown": 0}
     assert list(corpus.lengths) == [len(c) for c in chunks]
+
+
+def test_prepare_saves_the_tokenizer_that_made_the_ids(tmp_path, ours):
+    prepare_corpus(DOCS, ours, tmp_path, PrepareOptions(max_length=16, min_tokens=6))
+    saved = WordPieceTokenizer.from_pretrained(tmp_path)
+    assert saved.vocab == ours.vocab and saved.do_lower_case == ours.do_lower_case
+    assert saved(DOCS)["input_ids"] == ours(DOCS)["input_ids"]
 
 
 def test_prepare_drops_mostly_unknown_chunks_by_a_named_threshold(tmp_path, tok):

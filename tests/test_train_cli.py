@@ -41,7 +41,7 @@ def test_every_command_has_help(command, capsys):
 def test_prepare_data_writes_a_corpus_with_its_vocabulary(corpus):
     meta = json.loads((corpus / "meta.json").read_text())
     assert meta["n_chunks"] > 20 and meta["vocab_size"] == 30522
-    assert (corpus / "vocab.txt").is_file()
+    assert (corpus / "vocab.txt").is_file() and (corpus / "tokenizer_config.json").is_file()
 
 
 def test_pretrain_from_a_config_file_with_flags_winning(corpus, tmp_path, capsys):
