@@ -48,6 +48,7 @@ class Settings(demo.Settings):
     adapt_steps: int = 60         # MLM-head steps on the frozen teacher (done once, shared)
     distill_steps: int = 100      # triple-loss steps per variant
     finetune_examples: int = 4000  # training snippets for fine-tuning; 0 takes all of them
+    eval_examples: int = 0        # validation and test snippets scored; 0 takes all of each
     epochs: int = 2
     seed: int = 42                # the shared teacher's head
     seeds: str = "1,2"            # one distillation + fine-tuning per variant per seed
@@ -99,7 +100,8 @@ def main():
     table = markdown_table(test, seeds)
     print("\n" + table + f"\n\nmeasured run time: {minutes:.1f} minutes")
     if s.results:
-        write_section(Path(s.results), results_section(s, seeds, table, minutes, test, len(task.test)))
+        n_test = len(task.test[:s.eval_examples or None])
+        write_section(Path(s.results), results_section(s, seeds, table, minutes, test, n_test))
         print(f"written: the ablation section of {s.results}")
 
 

@@ -43,6 +43,7 @@ class Settings:
     distill_steps: int = 100      # triple-loss steps
     distill_lr: float = 5e-4
     finetune_examples: int = 4000  # training snippets for fine-tuning; 0 takes all 10,202
+    eval_examples: int = 0        # validation and test snippets scored (and timed); 0 takes all 1,275 of each
     epochs: int = 2
     finetune_lr: float = 1e-4
     seed: int = 42
@@ -82,7 +83,8 @@ def main():
     print("4/4 measuring inference speed side by side on the test snippets")
     models = {name: DistilBertForSequenceClassification.from_pretrained(out / f"sentiment-{name}" / "best")
               for name in results}
-    speed = tokens_per_second(models, tokenizer, [ex["text"] for ex in task.test], s.max_length)
+    test_texts = [ex["text"] for ex in task.test[:s.eval_examples or None]]
+    speed = tokens_per_second(models, tokenizer, test_texts, s.max_length)
     pngs = [plot_metrics(out / run / "metrics.jsonl", out / f"{run}-loss.png")
             for run in ("adapt-teacher", "distill", "sentiment-teacher", "sentiment-student", "sentiment-student-D")]
     print_table(models, speed, results, distilled)
@@ -144,7 +146,8 @@ def save_with_tokenizer(model, tokenizer, folder: Path) -> None:
 
 def finetune_sentiment(s: Settings, task, folder, out_dir: Path, teacher_dir=None) -> dict:
     cfg = FinetuneConfig(out_dir=str(out_dir), lr=s.finetune_lr, epochs=s.epochs, batch_size=32,
-                         max_length=s.max_length, seed=s.seed, train_limit=s.finetune_examples or None)
+                         max_length=s.max_length, seed=s.seed, train_limit=s.finetune_examples or None,
+                         eval_limit=s.eval_examples or None)
     return finetune(task, folder, cfg, teacher_dir=teacher_dir)
 
 
