@@ -2,12 +2,16 @@
 
     python bench/model.py                      # CPU, fp32 and bf16, 8x128 and a ragged batch
     python bench/model.py --device cuda --repeats 20
+    python bench/model.py --device cuda --dtypes bf16 --compile     # both models through torch.compile
 
 The weights are all-MiniLM-L6-v2 (6 layers, dim 384) converted to DistilBERT and loaded by both
 libraries. Each row times the two models alternately (ours, theirs, ours, ...) so that load from
 other processes hits both alike, and reports the median. Pairs: our fast path vs transformers'
 sdpa attention, our math path vs transformers' eager attention. tokens/s counts real tokens.
 The ragged batch is real Rotten Tomatoes snippets tokenized with transformers' BertTokenizer.
+Each row also reports our model's achieved TFLOP/s in model FLOPs (minidistil/flops.py: the
+matrix products its real tokens need) and, where the device's peak is known (a CUDA device in
+minidistil.flops.PEAK_BF16_TFLOPS, bf16 rows) or given with --peak-tflops, the MFU.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import torch
 import transformers
 
 from minidistil import DistilBertModel, sources
+from minidistil.flops import forward_flops, peak_tflops
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -27,6 +32,8 @@ parser.add_argument("--repeats", type=int, default=5, help="timed runs per model
 parser.add_argument("--ragged", type=int, default=32, help="sentences in the ragged batch")
 parser.add_argument("--dtypes", default="fp32,bf16")
 parser.add_argument("--threads", type=int, default=0, help="torch threads on CPU (0: torch's default)")
+parser.add_argument("--compile", action="store_true", help="run both models through torch.compile")
+parser.add_argument("--peak-tflops", type=float, help="the device's peak for the dtype run, for the MFU column")
 
 
 def batches(device, n_ragged):
@@ -67,9 +74,14 @@ def main():
             ours = DistilBertModel.from_pretrained(folder, impl=impl).to(device, dtype).eval()
             theirs = transformers.DistilBertModel.from_pretrained(folder, attn_implementation=attn,
                                                                   dtype=dtype).to(device).eval()
+            if args.compile:  # both alike; the warm-up call below pays the compilation
+                ours, theirs = torch.compile(ours), torch.compile(theirs)
+            peak = args.peak_tflops or (peak_tflops(torch.cuda.get_device_name(device))
+                                        if device.type == "cuda" and dname == "bf16" else None)
             for bname, (ids, mask) in inputs.items():
                 ids, mask = ids.to(device), mask.to(device)
                 tokens = int(mask.sum())
+                flops = forward_flops(ours.config, mask.sum(1).tolist())
                 run_ours = lambda: ours(ids, mask)
                 run_theirs = lambda: theirs(input_ids=ids, attention_mask=mask)
                 t_ours, t_theirs = [], []
@@ -82,14 +94,17 @@ def main():
                 # The ratio is the median over adjacent (ours, theirs) pairs: a pair shares the
                 # machine's load, so this is steadier than a ratio of two medians.
                 ratio = statistics.median(y / x for x, y in zip(t_ours, t_theirs))
-                rows.append((dname, bname, f"minidistil {impl}", f"transformers {attn}", a, b, ratio))
+                tflops = flops / statistics.median(t_ours) / 1e12
+                mfu = f"{100 * tflops / peak:.1f}%" if peak else "n/a"
+                rows.append((dname, bname, f"minidistil {impl}", f"transformers {attn}", a, b, ratio, tflops, mfu))
                 print(f"{dname} {bname} {impl}: {a:,.0f} vs {b:,.0f} tokens/s ({ratio:.2f}x)", flush=True)
-    print(f"\n{args.device}, torch {torch.__version__}, transformers {transformers.__version__}, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats}\n")
-    print("| dtype | batch | ours | reference | ours tokens/s | reference tokens/s | ratio |")
-    print("|---|---|---|---|---:|---:|---:|")
-    for d, bname, o, r, a, b, ratio in rows:
-        print(f"| {d} | {bname} | {o} | {r} | {a:,.0f} | {b:,.0f} | {ratio:.2f}x |")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"\n{name}, torch {torch.__version__}, transformers {transformers.__version__}, "
+          f"{torch.get_num_threads()} threads, median of {args.repeats}{', torch.compile' if args.compile else ''}\n")
+    print("| dtype | batch | ours | reference | ours tokens/s | reference tokens/s | ratio | ours TFLOP/s | ours MFU |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    for d, bname, o, r, a, b, ratio, tflops, mfu in rows:
+        print(f"| {d} | {bname} | {o} | {r} | {a:,.0f} | {b:,.0f} | {ratio:.2f}x | {tflops:.3f} | {mfu} |")
 
 
 if __name__ == "__main__":

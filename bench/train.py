@@ -2,6 +2,7 @@
 
     python bench/train.py                   # CPU, a 3-layer dim-384 student, 16 real snippets
     python bench/train.py --threads 1 --repeats 7
+    python bench/train.py --device cuda --dtype bf16 --batch 256 --compile
 
 One MLM training step = masking, forward, loss, backward, AdamW step, on the same weights, the same
 batch, the same masks and the same optimizer settings for every row. Rows:
@@ -12,7 +13,12 @@ Then one DistilBERT distillation step (6-layer teacher -> 3-layer student, KL ov
 or over the masked ones only). tokens/s counts real (non-padding) tokens. Timings alternate between
 the rows (one step each, in turn) so that load from other processes hits them alike; the median
 is reported. Peak memory is measured in a fresh process per row: the highest resident set size
-during two steps, minus the resident size before the first step (weights and batch already there).
+during two steps, minus the resident size before the first step (weights and batch already there);
+on CUDA, the peak allocated memory over the same two steps. --compile runs every row's encoder(s)
+through torch.compile (heads and losses stay eager); --dtype bf16 runs the steps under autocast.
+TFLOP/s counts model FLOPs (minidistil/flops.py): the encoder's products for the real tokens and the
+MLM head at the masked positions (every real token for KL on all tokens), x3 for the trained model,
+x1 for the teacher. Rows that compute more (a dense head, padding) spend it against their MFU.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ import transformers
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM, WordPieceTokenizer, sources
 from minidistil.distill import DistillationTask, make_student
+from minidistil.flops import forward_flops, peak_tflops, training_flops
 from minidistil.losses import sparse_mlm_loss
 from minidistil.masking import mask_tokens
 from minidistil.train import TrainConfig, make_optimizer
@@ -36,6 +43,10 @@ parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.R
 parser.add_argument("--repeats", type=int, default=5, help="timed steps per row (median reported)")
 parser.add_argument("--batch", type=int, default=16, help="Rotten Tomatoes snippets per batch")
 parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+parser.add_argument("--device", default="cpu", help="cpu or cuda")
+parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16 runs the steps under autocast")
+parser.add_argument("--compile", action="store_true", help="run the encoders through torch.compile")
+parser.add_argument("--peak-tflops", type=float, help="the device's peak for the dtype run, for the MFU column")
 parser.add_argument("--memory-row", help=argparse.SUPPRESS)  # internal: measure one row in this process
 
 ROWS = ["transformers", "minidistil dense", "minidistil sparse", "distill (KL on all tokens)",
@@ -48,6 +59,21 @@ def student_config() -> DistilBertConfig:
     return DistilBertConfig(dim=384, n_heads=12, hidden_dim=1536, n_layers=3)
 
 
+def teacher_config() -> DistilBertConfig:
+    return DistilBertConfig(dim=384, n_heads=12, hidden_dim=1536, n_layers=6)
+
+
+def model_flops(row: str, batch) -> int:
+    """The FLOPs a row's step needs (see the module docstring). The distillation rows draw their own
+    masks; their masked count is taken to be the batch's (the same 15% rate)."""
+    _, _, attention, labels = batch
+    lengths, masked = attention.sum(1).tolist(), int((labels != -100).sum())
+    if not row.startswith("distill"):
+        return training_flops(student_config(), lengths, masked)
+    projected = masked if "masked" in row else sum(lengths)
+    return training_flops(student_config(), lengths, projected) + forward_flops(teacher_config(), lengths, projected)
+
+
 def make_batch(n: int):
     texts, _ = sources.rotten_tomatoes()
     tokenizer = WordPieceTokenizer.from_pretrained(sources.teacher_dir())
@@ -57,34 +83,45 @@ def make_batch(n: int):
     return ids, inputs, attention, labels
 
 
-def build_step(row: str, batch):
+def build_step(row: str, batch, args):
     """A closure doing one full training step of `row`, with its own model and optimizer.
     Every row starts from the same weights: seed 0, then our model's state loaded where needed."""
-    ids, inputs, attention, labels = batch
+    device = torch.device(args.device)
+    ids, inputs, attention, labels = (t.to(device) for t in batch)
     torch.manual_seed(0)
     ours = DistilBertForMaskedLM(student_config())
     if row == "transformers":
         model = transformers.DistilBertForMaskedLM(transformers.DistilBertConfig(
             dim=384, n_heads=12, hidden_dim=1536, n_layers=3, attn_implementation="sdpa"))
         model.load_state_dict(ours.state_dict())
+        model.to(device)
+        encoders = [model.distilbert]
         loss_fn = lambda: model(input_ids=inputs, attention_mask=attention, labels=labels).loss
     elif row == "minidistil dense":
-        model = ours
+        model = ours.to(device)
+        encoders = [model.distilbert]
         loss_fn = lambda: model(inputs, attention_mask=attention, labels=labels).loss
     elif row == "minidistil sparse":
-        model = ours
+        model = ours.to(device)
+        encoders = [model.distilbert]
 
         def loss_fn():
             hidden = model.distilbert(inputs, attention_mask=attention).last_hidden_state
             return sparse_mlm_loss(model.mlm_logits, hidden, labels)
     else:
-        teacher = DistilBertForMaskedLM(DistilBertConfig(dim=384, n_heads=12, hidden_dim=1536, n_layers=6)).eval()
+        teacher = DistilBertForMaskedLM(teacher_config()).eval().to(device)
         model = DistillationTask(make_student(teacher), teacher, MASKING, restrict_ce_to_mask="masked" in row)
+        encoders = [model.student.distilbert, teacher.distilbert]
         loss_fn = lambda: model({"input_ids": ids, "attention_mask": attention})["loss"]
+    if args.compile:
+        for encoder in encoders:
+            encoder.compile()  # in place: parameters and state_dict keys unchanged
     optimizer = make_optimizer(model, TrainConfig())
 
     def run():
-        loss_fn().backward()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.dtype == "bf16"):
+            loss = loss_fn()
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return run
@@ -96,26 +133,37 @@ def rss_mb(field: str) -> float:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
 
 
-def measure_memory(row: str, n: int) -> None:
-    run = build_step(row, make_batch(n))
-    before = rss_mb("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # resets VmHWM, the peak resident size, to the current size (Linux >= 4.0)
+def measure_memory(row: str, args) -> None:
+    run = build_step(row, make_batch(args.batch), args)
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated() / 2 ** 20
+    else:
+        before = rss_mb("VmRSS")
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident size, to the current size (Linux >= 4.0)
     for _ in range(2):  # the first step also allocates the optimizer state
         torch.manual_seed(0)
         run()
-    print(json.dumps({"row": row, "peak_mb": rss_mb("VmHWM") - before}))
+    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if cuda else rss_mb("VmHWM")
+    print(json.dumps({"row": row, "peak_mb": peak - before}))
 
 
 def main():
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("--device cuda was asked for, but torch sees no CUDA device")
     if args.memory_row:
-        return measure_memory(args.memory_row, args.batch)
+        return measure_memory(args.memory_row, args)
+    cuda = args.device.startswith("cuda")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     batch = make_batch(args.batch)
     tokens = int(batch[2].sum())
-    steps = {row: build_step(row, batch) for row in ROWS}
+    steps = {row: build_step(row, batch, args) for row in ROWS}
     times = {row: [] for row in ROWS}
     for row in ROWS:  # warm-up: first steps allocate the optimizer state
         torch.manual_seed(0)
@@ -123,27 +171,35 @@ def main():
     for _ in range(args.repeats):
         for row in ROWS:
             torch.manual_seed(0)
+            sync()
             start = time.perf_counter()
             steps[row]()
+            sync()
             times[row].append(time.perf_counter() - start)
         print(" ".join(f"{row}: {tokens / times[row][-1]:,.0f}" for row in ROWS), file=sys.stderr, flush=True)
     memory = {}
     for row in ROWS:
-        command = [sys.executable, __file__, "--memory-row", row, "--batch", str(args.batch)]
+        command = [sys.executable, __file__, "--memory-row", row, "--batch", str(args.batch),
+                   "--device", args.device, "--dtype", args.dtype] + (["--compile"] if args.compile else [])
         if args.threads:
             command += ["--threads", str(args.threads)]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         memory[row] = json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"]
 
     speed = {row: tokens / statistics.median(times[row]) for row in ROWS}
-    print(f"\nCPU, torch {torch.__version__}, transformers {transformers.__version__}, {torch.get_num_threads()} "
-          f"threads; batch {batch[0].shape[0]}x{batch[0].shape[1]} ({tokens} real tokens, "
-          f"{int((batch[3] != -100).sum())} masked); median of {args.repeats} steps\n")
-    print("| training step | tokens/s | vs transformers | peak memory (MB) | vs transformers |")
-    print("|---|---:|---:|---:|---:|")
+    tflops = {row: model_flops(row, batch) / statistics.median(times[row]) / 1e12 for row in ROWS}
+    name = torch.cuda.get_device_name() if cuda else "CPU"
+    peak = args.peak_tflops or (peak_tflops(name) if cuda and args.dtype == "bf16" else None)
+    print(f"\n{name}, torch {torch.__version__}, transformers {transformers.__version__}, {torch.get_num_threads()} "
+          f"threads, {args.dtype}{', torch.compile' if args.compile else ''}; batch {batch[0].shape[0]}x"
+          f"{batch[0].shape[1]} ({tokens} real tokens, {int((batch[3] != -100).sum())} masked); "
+          f"median of {args.repeats} steps\n")
+    print("| training step | tokens/s | vs transformers | peak memory (MB) | vs transformers | TFLOP/s | MFU |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for row in ROWS:
+        mfu = f"{100 * tflops[row] / peak:.1f}%" if peak else "n/a"
         print(f"| {row} | {speed[row]:,.0f} | {speed[row] / speed['transformers']:.2f}x | {memory[row]:,.0f} | "
-              f"{memory[row] / memory['transformers']:.2f}x |")
+              f"{memory[row] / memory['transformers']:.2f}x | {tflops[row]:.3f} | {mfu} |")
 
 
 if __name__ == "__main__":
