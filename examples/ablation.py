@@ -157,14 +157,21 @@ def results_section(s: Settings, seeds: list[int], table: str, minutes: float, t
     spread = (f"`± x` is half the range over the seeds {', '.join(map(str, seeds))} (with two seeds, the two "
               f"values are mean - x and mean + x)" if len(seeds) > 1 else
               f"one seed ({seeds[0]}), so no spread over seeds is shown")
-    p = statistics.mean(metrics["accuracy"] for metrics in test.values())
+    p = statistics.mean(test[VARIANTS[0][0], seed]["accuracy"] for seed in seeds)  # the reference's level
     # A classifier that answers one class for every snippet has MCC 0: its accuracy is the class's share.
-    one_class = [f"{name} (seed {seed})" for (name, seed), metrics in test.items() if metrics["mcc"] == 0]
-    warning = ("\n**Read this first.** These runs answered one class for every test snippet (MCC 0), so their "
-               "accuracy is only the share of that class and says nothing about the variant: "
-               f"{', '.join(one_class)}. Fine-tuning was too short for those students to learn the task; "
-               "rerun with more steps (see the second command at the top of examples/ablation.py).\n"
-               if one_class else "")
+    one_class = [(name, seed) for (name, seed), metrics in test.items() if metrics["mcc"] == 0]
+    warning = ""
+    if one_class:
+        runs = ", ".join(f"{name} (seed {seed})" for name, seed in one_class)
+        why = ("A student that starts from random weights, token table included, gets the same "
+               f"{s.distill_steps} distillation steps as the others: too few to learn anything the "
+               "fine-tuning can build on (which keeps the token table frozen), so it answers the "
+               "majority class. The paper's random student was pretrained as long as the others."
+               if all(name == VARIANTS[4][0] for name, _ in one_class) else
+               "Fine-tuning was too short for those students to learn the task; rerun with more "
+               "fine-tuning steps (--finetune-examples, --epochs).")
+        warning = (f"\n**Read this first.** These runs answered one class for every test snippet (MCC 0), so "
+                   f"their accuracy is the share of that class, the majority-class baseline: {runs}. {why}\n")
     # Binomial sampling error of one accuracy on the test split, and of a difference of two.
     error = 100 * (p * (1 - p) / n_test) ** 0.5
     return f"""{SECTION}
@@ -188,7 +195,7 @@ Regenerate with `make reproduce`, or:
 - MCC is the Matthews correlation of the test predictions: 0 for a classifier that answers one class.
 - Δ accuracy is in test-accuracy points (percent) against (a) with the same seed, then averaged;
   {spread}.
-- The test split has {n_test:,} snippets: one snippet is {100 / n_test:.2f} points, and at an accuracy
+- The test split has {n_test:,} snippets: one snippet is {100 / n_test:.2f} points, and at (a)'s accuracy
   of {100 * p:.0f}% the sampling error of one score is about {error:.1f} points, of a difference up to about
   {error * 2 ** 0.5:.1f} points. A change smaller than that is not told apart from noise by this run.
 - The paper's figures are changes in GLUE macro-score after a full-scale distillation of
