@@ -1,6 +1,6 @@
 """The DistilBERT paper's claims, reproduced at laptop scale, in one command.
 
-    make demo                    # sets up, then runs this file on its defaults (about 18 minutes on a busy 2-core CPU)
+    make demo                    # sets up, then runs this file on its defaults (about 12 minutes on an idle 2-core CPU)
     python examples/demo.py --finetune-examples 0 --epochs 3    # every training snippet, slower
 
 What it does, with the real teacher all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) and real text:
