@@ -20,14 +20,13 @@ import inspect
 import json
 import os
 import re
-import shutil
 import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
 
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus, read_documents
 from minidistil.mlm import mlm_task_for
-from minidistil.tokenizer import TOKENIZER_FILES
+from minidistil.tokenizer import copy_tokenizer_files
 from minidistil.train import TrainConfig, evaluate_losses, train
 
 
@@ -257,9 +256,7 @@ def run_training(args, task, model, train_data, eval_data) -> None:
     result = train(task, train_data, config, collate_fn=collate_fn, eval_fn=eval_fn)
     if int(os.environ.get("RANK", "0")) == 0:
         folder = Path(model.save_pretrained(Path(args.out) / "model"))
-        for name in TOKENIZER_FILES:  # prepare_corpus saved the tokenizer: the model folder then stands alone
-            if (Path(args.data) / name).is_file():
-                shutil.copy(Path(args.data) / name, folder / name)
+        copy_tokenizer_files(args.data, folder)  # prepare_corpus saved the tokenizer beside the ids
         shown = {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in result.items()
                  if k not in ("eval_loss", "eval_mlm")}
         print(table({**shown, "model": folder, "metrics": Path(args.out) / "metrics.jsonl"}))

@@ -24,7 +24,6 @@ fine-tuned model folder; its softened class probabilities on every training exam
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from .convert import load_pretrained
 from .heads import (DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
                     DistilBertForSequenceClassification, DistilBertForTokenClassification)
 from .losses import distillation_kl
-from .tokenizer import TOKENIZER_FILES
+from .tokenizer import copy_tokenizer_files
 from .train import TrainConfig, train
 
 HEADS = {"sequence": DistilBertForSequenceClassification, "token": DistilBertForTokenClassification,
@@ -286,9 +285,7 @@ def save_model(model, source_dir, folder: Path) -> None:
     """save_pretrained, plus the tokenizer files of the source folder so the folder stands alone."""
     folder = Path(folder)
     model.save_pretrained(folder)
-    for name in TOKENIZER_FILES:
-        if (Path(source_dir) / name).is_file():
-            shutil.copy(Path(source_dir) / name, folder / name)
+    copy_tokenizer_files(source_dir, folder)
 
 
 def grid_search(task: tasks.Task, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-4), epochs=(1, 2)) -> dict:

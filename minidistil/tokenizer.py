@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from .wordpiece import Engine
@@ -26,6 +27,13 @@ SPECIAL_NAMES = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token
 TRUNCATIONS = ("longest_first", "only_first", "only_second")
 # What a tokenizer folder may hold (ours writes the first, third and fourth; transformers' fast one adds the second).
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def copy_tokenizer_files(source_dir, folder) -> None:
+    """Copy the tokenizer files `source_dir` has into `folder`, so that a model folder stands alone."""
+    for name in TOKENIZER_FILES:
+        if (Path(source_dir) / name).is_file():
+            shutil.copy(Path(source_dir) / name, Path(folder) / name)
 
 
 class Encoding(dict):

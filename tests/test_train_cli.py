@@ -3,7 +3,6 @@ import json
 import re
 
 import pytest
-import torch
 
 from minidistil import DistilBertForMaskedLM, sources
 from minidistil.cli import main
@@ -11,12 +10,7 @@ from minidistil.cli import main
 COMMANDS = ["prepare-data", "pretrain", "adapt-teacher", "distill"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
 
 
 @pytest.fixture(scope="module")
