@@ -15,25 +15,27 @@ minidistil.flops.PEAK_BF16_TFLOPS, bf16 rows) or given with --peak-tflops, the M
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 
 import torch
 import transformers
 
 from minidistil import DistilBertModel, sources
+from minidistil.cli.flags import parse_settings
 from minidistil.flops import forward_flops, peak_tflops
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--device", default="cpu", help="cpu or cuda")
-parser.add_argument("--repeats", type=int, default=5, help="timed runs per model and row (median reported)")
-parser.add_argument("--ragged", type=int, default=32, help="sentences in the ragged batch")
-parser.add_argument("--dtypes", default="fp32,bf16")
-parser.add_argument("--threads", type=int, default=0, help="torch threads on CPU (0: torch's default)")
-parser.add_argument("--compile", action="store_true", help="run both models through torch.compile")
-parser.add_argument("--peak-tflops", type=float, help="the device's peak for the dtype run, for the MFU column")
+@dataclass
+class Settings:
+    device: str = "cpu"           # cpu or cuda
+    repeats: int = 5              # timed runs per model and row (median reported)
+    ragged: int = 32              # sentences in the ragged batch
+    dtypes: str = "fp32,bf16"     # comma-separated: fp32, bf16
+    threads: int = 0              # torch threads on CPU (0: torch's default)
+    compile: bool = False         # run both models through torch.compile
+    peak_tflops: float | None = None  # the device's peak for the dtype run, for the MFU column
 
 
 def batches(device, n_ragged):
@@ -56,7 +58,7 @@ def timed(fn, sync):
 
 
 def main():
-    args = parser.parse_args()
+    args = parse_settings(Settings, __doc__)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda was asked for, but torch sees no CUDA device")
     if args.threads:

@@ -11,25 +11,27 @@ the forward pass and the softmax. They run alternately, one full pass each, and 
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
+from dataclasses import dataclass
 
 import torch
 import transformers
 
 import minidistil
 from minidistil import DistilBertForSequenceClassification, WordPieceTokenizer, sources
+from minidistil.cli.flags import parse_settings
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--texts", type=int, default=1000, help="Rotten Tomatoes snippets to classify")
-parser.add_argument("--batch-size", type=int, default=16)
-parser.add_argument("--repeats", type=int, default=3)
-parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+@dataclass
+class Settings:
+    texts: int = 1000             # Rotten Tomatoes snippets to classify
+    batch_size: int = 16          # texts per forward, in both pipelines
+    repeats: int = 3              # full passes per pipeline (the best is reported)
+    threads: int = 0              # torch threads (0: torch's default)
 
 
 def main():
-    args = parser.parse_args()
+    args = parse_settings(Settings, __doc__)
     if args.threads:
         torch.set_num_threads(args.threads)
     texts = sources.rotten_tomatoes()[0][:args.texts]

@@ -22,40 +22,43 @@ x1 for the teacher. Rows that compute more (a dense head, padding) spend it agai
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import transformers
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM, WordPieceTokenizer, sources
-from minidistil.distill import DistillationTask, make_student
+from minidistil.cli.flags import parse_settings
+from minidistil.distill import DistillationTask, DistillLoss, make_student
 from minidistil.flops import forward_flops, peak_tflops, training_flops
 from minidistil.losses import sparse_mlm_loss
-from minidistil.masking import mask_tokens
+from minidistil.masking import Masking
 from minidistil.train import TrainConfig, make_optimizer
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--repeats", type=int, default=5, help="timed steps per row (median reported)")
-parser.add_argument("--batch", type=int, default=16, help="Rotten Tomatoes snippets per batch")
-parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-parser.add_argument("--device", default="cpu", help="cpu or cuda")
-parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16 runs the steps under autocast")
-parser.add_argument("--compile", action="store_true", help="run the encoders through torch.compile")
-parser.add_argument("--peak-tflops", type=float, help="the device's peak for the dtype run, for the MFU column")
-parser.add_argument("--memory-row", help=argparse.SUPPRESS)  # internal: measure one row in this process
+@dataclass
+class Settings:
+    repeats: int = 5              # timed steps per row (median reported)
+    batch: int = 16               # Rotten Tomatoes snippets per batch
+    threads: int = 0              # torch threads (0: torch's default)
+    device: str = "cpu"           # cpu or cuda
+    dtype: Literal["fp32", "bf16"] = "fp32"  # bf16 runs the steps under autocast
+    compile: bool = False         # run the encoders through torch.compile
+    peak_tflops: float | None = None  # the device's peak for the dtype run, for the MFU column
+    memory_row: str | None = None  # used by this script itself: measure one row's memory in this process
 
 ROWS = ["transformers", "minidistil dense", "minidistil sparse", "distill (KL on all tokens)",
         "distill (KL on masked tokens)"]
-MASKING = dict(mask_token_id=103, special_ids=[0, 101, 102, 103], vocab_size=30522)
+MASKING = Masking(mask_token_id=103, special_ids=(0, 101, 102, 103), vocab_size=30522)
 
 
 def student_config() -> DistilBertConfig:
-    # The student that examples/distill.py trains: all-MiniLM-L6-v2's width, 3 layers.
+    # The student that examples/distill_mlm.py trains: all-MiniLM-L6-v2's width, 3 layers.
     return DistilBertConfig(dim=384, n_heads=12, hidden_dim=1536, n_layers=3)
 
 
@@ -79,7 +82,7 @@ def make_batch(n: int):
     tokenizer = WordPieceTokenizer.from_pretrained(sources.teacher_dir())
     enc = tokenizer(texts[:n], padding=True, truncation=True, max_length=128, return_tensors="pt")
     ids, attention = enc["input_ids"], enc["attention_mask"]
-    inputs, labels = mask_tokens(ids, attention, generator=torch.Generator().manual_seed(0), **MASKING)
+    inputs, labels = MASKING(ids, attention, generator=torch.Generator().manual_seed(0))
     return ids, inputs, attention, labels
 
 
@@ -110,7 +113,7 @@ def build_step(row: str, batch, args):
             return sparse_mlm_loss(model.mlm_logits, hidden, labels)
     else:
         teacher = DistilBertForMaskedLM(teacher_config()).eval().to(device)
-        model = DistillationTask(make_student(teacher), teacher, MASKING, restrict_ce_to_mask="masked" in row)
+        model = DistillationTask(make_student(teacher), teacher, MASKING, DistillLoss(restrict_ce_to_mask="masked" in row))
         encoders = [model.student.distilbert, teacher.distilbert]
         loss_fn = lambda: model({"input_ids": ids, "attention_mask": attention})["loss"]
     if args.compile:
@@ -152,7 +155,7 @@ def measure_memory(row: str, args) -> None:
 
 
 def main():
-    args = parser.parse_args()
+    args = parse_settings(Settings, __doc__)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():

@@ -1,11 +1,12 @@
-"""The DistilBERT paper's ablation (Sanh et al. 2019, Table 4) at laptop scale, on sentiment.
+"""The DistilBERT paper's ablation (Sanh et al. 2019, Table 4) at laptop scale, over three tasks.
 
     make reproduce               # sets up, then runs this file on its defaults: the table in RESULTS.md
-    python examples/ablation.py --seeds 1 --finetune-examples 2000    # one seed, less data: about a third of the time
+    python examples/ablation.py --seeds 1 --finetune-examples 500 --distill-steps 20   # a quick look
 
-One teacher (all-MiniLM-L6-v2 with its MLM head trained once, as in examples/demo.py) and one
-prepared corpus are shared by every variant. Each variant builds a 3-layer student, distils it
-(or not), fine-tunes it on Rotten Tomatoes and scores it on the test split:
+One teacher (all-MiniLM-L6-v2 further pretrained with MLM, as in examples/demo.py) is shared by
+every variant. Each variant builds a 3-layer student, distils it (or not) on the teacher's training
+text, fine-tunes it on three real classification tasks with one recipe, and is scored on their test
+splits; the score is the mean of the three accuracies, as GLUE's macro-score averages tasks:
 
     (a) triple loss              5.0 * KL + 2.0 * MLM + 1.0 * cosine, student taken from teacher layers 0, 2, 5
     (b) without the cosine term  alpha_cos = 0
@@ -14,95 +15,123 @@ prepared corpus are shared by every variant. Each variant builds a 3-layer stude
     (e) random initialisation    the triple loss on a freshly initialised 3-layer student
     (f) no distillation          the extracted student, fine-tuned directly
 
-Each variant is reported as the change in test accuracy against (a), seed by seed, beside the
-paper's change in GLUE macro-score. The table is printed and written to RESULTS.md.
+Like with like: every variant gets the same distillation steps, and every fine-tuning trains the
+token table too (a random student's table holds nothing until it is trained; keeping it frozen, as
+the other examples do, would measure a frozen table, not the initialisation).
+
+Each variant is reported as the change in macro-score against (a), seed by seed (median and range
+over the seeds), with a paired-bootstrap interval over the test examples of all three tasks,
+beside the paper's change in GLUE macro-score. The table is printed and written to RESULTS.md.
 """
 import json
 import platform
 import shutil
 import statistics
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-import demo  # examples/demo.py: the steps of the recipe, shared with `make demo`
-from minidistil import tasks
-from minidistil.distill import make_student
+import demo  # examples/demo.py: the demo's settings for each recipe step, shared with `make demo`
+from minidistil import DistilBertForMaskedLM, metrics, tasks
+from minidistil.cli.flags import changed_flags, flat_fields, parse_settings
+from minidistil.finetune import MODEL_DIR, load_model, save_model
+from minidistil.recipe import DistillSettings, extract_student
 
 
 @dataclass
 class Settings(demo.Settings):
-    """examples/demo.py's knobs, each pinned here at the demo's values (so that (a) is the demo's
-    student), plus the seeds."""
-    out: str = "runs/ablation"
-    corpora: str = "bbc,speeches,debates,headlines,hamlet"  # names in minidistil.sources.CORPORA
-    max_length: int = 64          # tokens per pretraining chunk and per sentiment snippet
-    batch_size: int = 16          # distillation batch (fine-tuning uses 32)
-    adapt_lr: float = 1e-2
-    distill_lr: float = 5e-4
-    finetune_lr: float = 1e-4
-    adapt_steps: int = 60         # MLM-head steps on the frozen teacher (done once, shared)
-    distill_steps: int = 100      # triple-loss steps per variant
-    finetune_examples: int = 4000  # training snippets for fine-tuning; 0 takes all of them
-    eval_examples: int = 0        # validation and test snippets scored; 0 takes all of each
-    epochs: int = 2
-    seed: int = 42                # the shared teacher's head
-    seeds: str = "1,2"            # one distillation + fine-tuning per variant per seed
+    """examples/demo.py's knobs (so that (a) is the demo's student, distilled more briefly), plus the
+    seeds and tasks of the variants and where to write."""
+    out: str = "runs/ablation"    # every run's folder: <variant>-seed<n>/, test.json
+    distill_steps: int = 100      # triple-loss steps per variant and seed (the demo: 200)
+    finetune_examples: int = 2000  # training examples per task (0: all)
+    epochs: int = 2               # fine-tuning epochs, every task
+    seeds: str = "1,2,3"          # one distillation + three fine-tunings per variant per seed
+    tasks: str = "sentiment,tweets,topics"  # the classification tasks of the macro-score
     threads: int = 2              # torch CPU threads (1 can be faster on a machine busy with other jobs)
     results: str = "RESULTS.md"   # written at the end; "" writes nothing
 
 
-# name, what changes, the paper's Table 4 row and its change in GLUE macro-score (None: not in Table 4)
+# name, what changes in the distillation settings (the loss weights or the student's start), the
+# paper's Table 4 row and its change in GLUE macro-score (None: not in Table 4)
 VARIANTS = [
     ("(a) triple loss", {}, "L_ce + L_cos + L_mlm (the reference)", 0.0),
     ("(b) without cosine", {"alpha_cos": 0.0}, "L_ce - ∅ - L_mlm", -1.46),
     ("(c) without KL", {"alpha_ce": 0.0}, "∅ - L_cos - L_mlm", -2.96),
     ("(d) without MLM", {"alpha_mlm": 0.0}, "L_ce - L_cos - ∅", -0.31),
-    ("(e) random init", {"random_init": True}, "Triple loss + random weights initialization", -3.69),
+    ("(e) random init", {"student_init": "random"}, "Triple loss + random weights initialization", -3.69),
     ("(f) no distillation", None, "(not in Table 4)", None),
 ]
 
 
+def variant_settings(base: DistillSettings, change: dict) -> DistillSettings:
+    """`base` with a variant's changes: the loss weights go to `base.loss`, the rest to `base`."""
+    loss_changes = {k: v for k, v in change.items() if hasattr(base.loss, k)}
+    other = {k: v for k, v in change.items() if k not in loss_changes}
+    return replace(base, loss=replace(base.loss, **loss_changes), **other)
+
+
 def main():
-    s = demo.parse(Settings, __doc__)
+    s = parse_settings(Settings, __doc__)
     seeds = [int(x) for x in s.seeds.split(",")]
     torch.set_num_threads(s.threads)
     out, started = Path(s.out), time.perf_counter()
-    for name in ("adapt-teacher", *(run_name(v[0], seed) for v in VARIANTS for seed in seeds)):
+    for name in (run_name(v[0], seed) for v in VARIANTS for seed in seeds):
         shutil.rmtree(out / name, ignore_errors=True)  # the loop would otherwise resume an old run
 
-    print("fetching the teacher and the corpora; giving the teacher an MLM head (once, for every variant)")
-    torch.manual_seed(s.seed)
-    tokenizer, corpus = demo.prepare_corpus_for(s)
-    teacher = demo.adapt_teacher(s, corpus)
-    task = tasks.load("sentiment")
+    print("the teacher: all-MiniLM-L6-v2 further pretrained with MLM (built once per machine, then cached)")
+    teacher_dir = demo.teacher_folder(s)
+    teacher = DistilBertForMaskedLM.from_pretrained(teacher_dir)
+    task_list = [tasks.load(name) for name in s.tasks.split(",")]
 
-    test = {}  # (variant, seed) -> test metrics: accuracy, macro_f1, mcc, per_label
+    correct = {}  # (variant, seed, task) -> 1/0 per test example
     runs = [(v, seed) for seed in seeds for v in VARIANTS]
     for (name, change, _, _), seed in tqdm(runs, desc="variants", unit="run"):
         tqdm.write(f"\n{name}, seed {seed}")
-        run = out / run_name(name, seed)
-        torch.manual_seed(seed)  # the random student of (e) draws its weights here
-        if change is None:
-            student = make_student(teacher).eval()
-        else:
-            student, _ = demo.distill(replace(s, seed=seed), teacher, corpus, run / "distill", **change)
-        demo.save_with_tokenizer(student, tokenizer, run / "student")
-        result = demo.finetune_sentiment(replace(s, seed=seed), task, run / "student", run / "sentiment")
-        test[name, seed] = result["test"]
-        (out / "test.json").write_text(json.dumps({f"{k[0]} / seed {k[1]}": v for k, v in test.items()}, indent=1))
+        run, seeded = out / run_name(name, seed), replace(s, seed=seed)
+        if change is None:  # the extracted student, saved as it is
+            student_dir = run / "student"
+            save_model(extract_student(teacher, s.distill).eval(), teacher_dir, student_dir)
+        else:  # distil() seeds with `seed` before it builds the student: (e)'s random weights come from it
+            demo.distill_student(seeded, variant_settings(s.distill, change), teacher_dir, run / "distill")
+            student_dir = run / "distill" / MODEL_DIR
+        for task in task_list:
+            folder = run / task.name
+            demo.finetune_task(seeded, task, student_dir, folder, train_token_table=True)
+            test = task.test[:s.eval_examples or None]
+            correct[name, seed, task.name] = demo.test_correctness(s, task, load_model(task, folder / MODEL_DIR),
+                                                                   test, folder / MODEL_DIR)
+        (out / "test.json").write_text(json.dumps({" / ".join(map(str, k)): sum(v) / len(v)
+                                                   for k, v in correct.items()}, indent=1))
 
     minutes = (time.perf_counter() - started) / 60
-    table = markdown_table(test, seeds)
+    rows = summarise(correct, seeds, [t.name for t in task_list])
+    table = markdown_table(rows, [t.name for t in task_list])
     print("\n" + table + f"\n\nmeasured run time: {minutes:.1f} minutes")
     if s.results:
-        n_test = len(task.test[:s.eval_examples or None])
-        write_section(Path(s.results), results_section(s, seeds, table, minutes, test, n_test))
+        write_section(Path(s.results), results_section(s, seeds, table, minutes, rows, task_list))
         print(f"written: the ablation section of {s.results}")
+
+
+def summarise(correct: dict, seeds: list[int], task_names: list[str]) -> dict:
+    """Per variant: the macro-score per seed, the change against (a) per seed (median and range),
+    the change per task, and the paired-bootstrap interval of the change over every seed and task."""
+    reference = VARIANTS[0][0]
+    accuracy = {k: sum(v) / len(v) for k, v in correct.items()}
+    rows = {}
+    for name, *_ in VARIANTS:
+        macro = [statistics.mean(accuracy[name, seed, t] for t in task_names) for seed in seeds]
+        delta = [m - statistics.mean(accuracy[reference, seed, t] for t in task_names) for seed, m in zip(seeds, macro)]
+        per_task = {t: statistics.mean(accuracy[name, seed, t] - accuracy[reference, seed, t] for seed in seeds)
+                    for t in task_names}
+        pairs = [(correct[reference, seed, t], correct[name, seed, t]) for seed in seeds for t in task_names]
+        rows[name] = {"macro": macro, "delta": delta, "per_task": per_task,
+                      "interval": metrics.macro_paired_bootstrap(pairs) if name != reference else None}
+    return rows
 
 
 def run_name(variant: str, seed: int) -> str:
@@ -110,27 +139,32 @@ def run_name(variant: str, seed: int) -> str:
     return f"{variant[1]}-seed{seed}"
 
 
-def mean_spread(values: list[float]) -> str:
-    """Mean ± half the range, in points: with two seeds, the two values are mean - spread and mean + spread."""
-    mean, spread = statistics.mean(values), (max(values) - min(values)) / 2
-    return f"{mean:+.2f} ± {spread:.2f}" if len(values) > 1 else f"{mean:+.2f}"
+def median_range(values: list[float]) -> str:
+    """Median [min, max] in points."""
+    points = [100 * v for v in values]
+    if len(points) == 1:
+        return f"{points[0]:+.2f}"
+    return f"{statistics.median(points):+.2f} [{min(points):+.2f}, {max(points):+.2f}]"
 
 
-def markdown_table(test: dict, seeds: list[int]) -> str:
-    accuracy = {key: metrics["accuracy"] for key, metrics in test.items()}
-    reference = {seed: accuracy[VARIANTS[0][0], seed] for seed in seeds}
-    lines = ["| variant | paper's Table 4 row | paper: Δ GLUE macro-score | test accuracy (%) | "
-             "Δ accuracy vs (a), points | Δ per seed | test MCC |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for name, _, row, paper in VARIANTS:
-        acc = [100 * accuracy[name, seed] for seed in seeds]
-        delta = [100 * (accuracy[name, seed] - reference[seed]) for seed in seeds]  # paired by seed
-        acc_text = mean_spread(acc).lstrip("+")
-        delta_text = "0 (reference)" if name == VARIANTS[0][0] else mean_spread(delta)
-        per_seed = ", ".join(f"{d:+.2f}" for d in delta)
+def markdown_table(rows: dict, task_names: list[str]) -> str:
+    lines = ["| variant | paper's Table 4 row | paper: Δ GLUE macro-score | macro-score (%), median of seeds | "
+             "Δ macro-score vs (a), median [range] | paired 95% interval | beyond noise? | "
+             + " | ".join(f"Δ {t}" for t in task_names) + " |",
+             "|---|---|---:|---:|---:|---:|:---:|" + "---:|" * len(task_names)]
+    for name, _, paper_row, paper in VARIANTS:
+        r = rows[name]
         paper_text = "0 (reference)" if paper == 0.0 else "n/a" if paper is None else f"{paper:+.2f}"
-        mcc = statistics.mean(test[name, seed]["mcc"] for seed in seeds)
-        lines.append(f"| {name} | {row} | {paper_text} | {acc_text} | {delta_text} | {per_seed} | {mcc:.3f} |")
+        macro = f"{100 * statistics.median(r['macro']):.2f}"
+        if r["interval"] is None:
+            delta, interval, beyond = "0 (reference)", "", ""
+        else:
+            i = r["interval"]
+            delta = median_range(r["delta"])
+            interval = f"[{100 * i['low']:+.2f}, {100 * i['high']:+.2f}]"
+            beyond = "yes" if i["exceeds"] else "no"
+        per_task = " | ".join(f"{100 * r['per_task'][t]:+.2f}" for t in task_names)
+        lines.append(f"| {name} | {paper_row} | {paper_text} | {macro} | {delta} | {interval} | {beyond} | {per_task} |")
     return "\n".join(lines)
 
 
@@ -147,64 +181,47 @@ def write_section(path: Path, section: str) -> None:
     tmp.replace(path)  # a crash mid-write leaves the old page whole
 
 
-def results_section(s: Settings, seeds: list[int], table: str, minutes: float, test: dict, n_test: int) -> str:
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in asdict(s).items()
-                     if v != getattr(Settings, k))
+def results_section(s: Settings, seeds: list[int], table: str, minutes: float, rows: dict, task_list) -> str:
+    flags = changed_flags(s, Settings())
     command = "python examples/ablation.py" + (f" {flags}" if flags else "")
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor() or "unknown CPU") if Path("/proc/cpuinfo").exists() else platform.processor()
-    settings = "\n".join(f"| `{k}` | {v} |" for k, v in asdict(s).items())
-    spread = (f"`± x` is half the range over the seeds {', '.join(map(str, seeds))} (with two seeds, the two "
-              f"values are mean - x and mean + x)" if len(seeds) > 1 else
-              f"one seed ({seeds[0]}), so no spread over seeds is shown")
-    p = statistics.mean(test[VARIANTS[0][0], seed]["accuracy"] for seed in seeds)  # the reference's level
-    # A classifier that answers one class for every snippet has MCC 0: its accuracy is the class's share.
-    one_class = [(name, seed) for (name, seed), metrics in test.items() if metrics["mcc"] == 0]
-    warning = ""
-    if one_class:
-        runs = ", ".join(f"{name} (seed {seed})" for name, seed in one_class)
-        why = ("A student that starts from random weights, token table included, gets the same "
-               f"{s.distill_steps} distillation steps as the others: too few to learn anything the "
-               "fine-tuning can build on (which keeps the token table frozen), so it answers the "
-               "majority class. The paper's random student was pretrained as long as the others."
-               if all(name == VARIANTS[4][0] for name, _ in one_class) else
-               "Fine-tuning was too short for those students to learn the task; rerun with more "
-               "fine-tuning steps (--finetune-examples, --epochs).")
-        warning = (f"\n**Read this first.** These runs answered one class for every test snippet (MCC 0), so "
-                   f"their accuracy is the share of that class, the majority-class baseline: {runs}. {why}\n")
-    # Binomial sampling error of one accuracy on the test split, and of a difference of two.
-    error = 100 * (p * (1 - p) / n_test) ** 0.5
+    settings = "\n".join(f"| `{k}` | {v} |" for k, v in flat_fields(s).items())
+    beyond = [name for name, r in rows.items() if r["interval"] and r["interval"]["exceeds"]]
+    within = [name for name, r in rows.items() if r["interval"] and not r["interval"]["exceeds"]]
+    sizes = ", ".join(f"{t.name} {len(t.test[:s.eval_examples or None]):,}" for t in task_list)
     return f"""{SECTION}
 
 The paper's Table 4 (Sanh et al. 2019, "DistilBERT, a distilled version of BERT") removes one
 term of the triple loss at a time, or replaces the teacher-layer initialisation with random
 weights, and reports the change in GLUE macro-score. Here the same variants are distilled from
-all-MiniLM-L6-v2 (6 layers, with an MLM head trained once on its frozen encoder and shared by every
-variant) into a 3-layer student, fine-tuned on Rotten Tomatoes sentiment and scored on its test
-split. Row (f) adds what the paper does not list: the extracted student fine-tuned with no
-distillation at all.
+the teacher of `make demo` (all-MiniLM-L6-v2 further pretrained with MLM) into a 3-layer student,
+fine-tuned with one recipe on {len(task_list)} real classification tasks ({", ".join(t.name for t in task_list)}), and
+scored by the mean of their test accuracies (a macro-score, as GLUE's). Row (f) adds what the
+paper does not list: the extracted student fine-tuned with no distillation at all.
 
 Regenerate with `make reproduce`, or:
 
     {command}
 
 ### Table
-{warning}
+
 {table}
 
-- MCC is the Matthews correlation of the test predictions: 0 for a classifier that answers one class.
-- Δ accuracy is in test-accuracy points (percent) against (a) with the same seed, then averaged;
-  {spread}.
-- The test split has {n_test:,} snippets: one snippet is {100 / n_test:.2f} points, and at (a)'s accuracy
-  of {100 * p:.0f}% the sampling error of one score is about {error:.1f} points, of a difference up to about
-  {error * 2 ** 0.5:.1f} points. A change smaller than that is not told apart from noise by this run.
+- **Beyond the noise of these test sets** (the paired 95% interval leaves out 0): {", ".join(beyond) or "none"}.
+  **Within it** (not told apart from (a) by this run): {", ".join(within) or "none"}.
+- Δ is in macro-score points against (a) with the same seed: the median over the seeds
+  {", ".join(map(str, seeds))} and, in brackets, the smallest and largest. The per-task columns are means over seeds.
+- The paired interval redraws each task's test set {1000} times, with every seed's pair of runs
+  scored on the same redrawn examples; it measures the test sets' sampling error, the seed range
+  the training's. Test examples: {sizes}.
+- Like with like: every variant is distilled for the same {s.distill_steps} steps (batch {s.batch_size}), and every
+  fine-tuning trains the token table too, so that (e)'s randomly initialised table can learn.
 - The paper's figures are changes in GLUE macro-score after a full-scale distillation of
   BERT-base; they are printed beside ours for their sign and order, not as the same unit.
-  The paper's rows read "L_ce - L_cos - L_mlm" with ∅ in place of the term removed: ∅ - L_cos - L_mlm
-  is without the KL term (-2.96), L_ce - ∅ - L_mlm without the cosine term (-1.46), L_ce - L_cos - ∅
-  without the MLM term (-0.31), and the last row is the triple loss from random weights (-3.69).
+  The paper's rows read "L_ce - L_cos - L_mlm" with ∅ in place of the term removed.
 - The seed sets the distillation's masking and batch order, the fine-tuning's head, dropout and
-  order, and the random student of (e); the teacher's head is trained once with seed {s.seed}.
+  order, and the random student of (e).
 
 ### Settings
 
@@ -214,9 +231,9 @@ Regenerate with `make reproduce`, or:
 
 ### Machine and run
 
-- 2-core CPU ({cpu}), shared with other jobs; torch {torch.__version__}, {s.threads} thread(s)
+- 2-core CPU ({cpu}); torch {torch.__version__}, {s.threads} thread(s)
 - date: {datetime.now().astimezone().strftime("%a %d %b %Y %H:%M %Z")}
-- measured run time: {minutes:.1f} minutes for the whole script (corpus, teacher head, every variant)
+- measured run time: {minutes:.1f} minutes for the whole script (the teacher was already cached)
 """
 
 

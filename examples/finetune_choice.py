@@ -7,23 +7,28 @@ of the same part of speech (see minidistil/tasks.py). Every pair "[CLS] word [SE
 is scored by DistilBertForMultipleChoice and the four scores are softmaxed. Chance is 25%.
 WordNet comes from the Debian package wordnet-base, fetched once and pinned by sha256.
 """
-import argparse
+from dataclasses import dataclass
 
 from minidistil import sources, tasks
-from minidistil.finetune import FinetuneConfig, finetune, print_metrics
+from minidistil.cli.flags import parse_settings
+from minidistil.finetune import FinetuneConfig, finetune, metrics_table
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out-dir", default="runs/choice")
-parser.add_argument("--train-limit", type=int, default=1500)
-parser.add_argument("--eval-limit", type=int, default=500)
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--lr", type=float, default=1e-4)
-parser.add_argument("--max-length", type=int, default=48)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    out_dir: str = "runs/choice"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
+    train_limit: int = 1500  # training examples used; 0: all of them
+    eval_limit: int = 500  # validation and test examples scored; 0: all of them
+    epochs: int = 2  # passes over the training examples
+    lr: float = 1e-4  # peak learning rate
+    max_length: int = 48  # tokens per input row
+
+
+args = parse_settings(Settings, __doc__)
 
 task = tasks.load("choice")
 cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, max_length=args.max_length,
-                     batch_size=16, train_limit=args.train_limit, eval_limit=args.eval_limit)
+                     batch_size=16, train_limit=args.train_limit or None, eval_limit=args.eval_limit or None)
 result = finetune(task, sources.teacher_dir(), cfg)
-print_metrics("choice", {"validation": result["validation"], "test": result["test"]})
+print(metrics_table("choice", {"validation": result["validation"], "test": result["test"]}))
 print("chance: 0.25")

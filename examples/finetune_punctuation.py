@@ -7,19 +7,24 @@ labelled with the mark that followed it in the article: COMMA (, ; : -), PERIOD 
 or O (see minidistil/tasks.py). Each word is labelled at its first word piece. Reported: F1 per
 label and micro-F1 over the three marks (O is left out of the average, as it is most words).
 """
-import argparse
+from dataclasses import dataclass
 
 from minidistil import sources, tasks
+from minidistil.cli.flags import parse_settings
 from minidistil.finetune import FinetuneConfig, finetune
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out-dir", default="runs/punctuation")
-parser.add_argument("--train-limit", type=int, default=1500, help="0: every training passage")
-parser.add_argument("--eval-limit", type=int, default=500)
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--lr", type=float, default=2e-4)
-parser.add_argument("--max-length", type=int, default=96)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    out_dir: str = "runs/punctuation"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
+    train_limit: int = 1500  # training examples used; 0: every training passage
+    eval_limit: int = 500  # validation and test examples scored; 0: all of them
+    epochs: int = 2  # passes over the training examples
+    lr: float = 2e-4  # peak learning rate
+    max_length: int = 96  # tokens per input row
+
+
+args = parse_settings(Settings, __doc__)
 
 task = tasks.load("punctuation")
 cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, max_length=args.max_length,

@@ -8,22 +8,27 @@ question in five has its sentence left out: the answer is then "no answer", as i
 minidistil/tasks.py). Contexts longer than `--max-length` are read in windows. Reported: SQuAD's
 exact match and F1.
 """
-import argparse
+from dataclasses import dataclass
 
 from minidistil import sources, tasks
-from minidistil.finetune import FinetuneConfig, finetune, print_metrics
+from minidistil.cli.flags import parse_settings
+from minidistil.finetune import FinetuneConfig, finetune, metrics_table
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out-dir", default="runs/qa")
-parser.add_argument("--train-limit", type=int, default=2000)
-parser.add_argument("--eval-limit", type=int, default=500)
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--lr", type=float, default=2e-4)
-parser.add_argument("--max-length", type=int, default=128)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    out_dir: str = "runs/qa"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
+    train_limit: int = 2000  # training examples used; 0: all of them
+    eval_limit: int = 500  # validation and test examples scored; 0: all of them
+    epochs: int = 2  # passes over the training examples
+    lr: float = 2e-4  # peak learning rate
+    max_length: int = 128  # tokens per input row
+
+
+args = parse_settings(Settings, __doc__)
 
 task = tasks.load("qa")
 cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, max_length=args.max_length,
-                     stride=32, train_limit=args.train_limit, eval_limit=args.eval_limit)
+                     stride=32, train_limit=args.train_limit or None, eval_limit=args.eval_limit or None)
 result = finetune(task, sources.teacher_dir(), cfg)
-print_metrics("qa", {"validation": result["validation"], "test": result["test"]})
+print(metrics_table("qa", {"validation": result["validation"], "test": result["test"]}))

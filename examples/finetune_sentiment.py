@@ -8,20 +8,25 @@ By default the first 4,000 training snippets are used, truncated to 64 tokens (9
 are shorter), for 2 epochs; the model with the best validation accuracy is kept and scored on the
 whole test split. A logistic regression on the frozen sentence embeddings reaches about 74%.
 """
-import argparse
+from dataclasses import dataclass
 
 from minidistil import sources, tasks
-from minidistil.finetune import FinetuneConfig, finetune, print_metrics
+from minidistil.cli.flags import parse_settings
+from minidistil.finetune import FinetuneConfig, finetune, metrics_table
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out-dir", default="runs/sentiment")
-parser.add_argument("--train-limit", type=int, default=4000, help="0: every training example")
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--lr", type=float, default=1e-4)
-parser.add_argument("--max-length", type=int, default=64)
-parser.add_argument("--batch-size", type=int, default=32)
-parser.add_argument("--seed", type=int, default=42)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    out_dir: str = "runs/sentiment"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
+    train_limit: int = 4000  # training examples used; 0: every training example
+    epochs: int = 2  # passes over the training examples
+    lr: float = 1e-4  # peak learning rate
+    max_length: int = 64  # tokens per input row
+    batch_size: int = 32  # examples per optimizer step
+    seed: int = 42  # seeds the fresh head, dropout and the batch order
+
+
+args = parse_settings(Settings, __doc__)
 
 task = tasks.load("sentiment")
 cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
@@ -29,6 +34,6 @@ cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, batch
 print(f"sentiment: {len(task.train)} train / {len(task.validation)} validation / {len(task.test)} test; "
       f"training on {args.train_limit or len(task.train)}")
 result = finetune(task, sources.teacher_dir(), cfg)
-print_metrics("sentiment", {"validation": result["validation"], "test": result["test"]})
+print(metrics_table("sentiment", {"validation": result["validation"], "test": result["test"]}))
 print(f"validation accuracy per epoch: {[round(v, 4) for v in result['validation_history']]}")
-print(f"best model kept in {args.out_dir}/best")
+print(f"best model kept in {args.out_dir}/model")

@@ -10,21 +10,26 @@ highest mean probability is the answer. By default all 1,702 training articles a
 through its first 128-token window, for 1 epoch; the best model on validation is scored on the
 test split.
 """
-import argparse
+from dataclasses import dataclass
 
 from minidistil import sources, tasks
-from minidistil.finetune import FinetuneConfig, finetune, print_metrics
+from minidistil.cli.flags import parse_settings
+from minidistil.finetune import FinetuneConfig, finetune, metrics_table
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out-dir", default="runs/topics")
-parser.add_argument("--train-limit", type=int, default=0, help="0: every training article")
-parser.add_argument("--epochs", type=int, default=1)
-parser.add_argument("--lr", type=float, default=1e-4)
-parser.add_argument("--max-length", type=int, default=128)
-parser.add_argument("--stride", type=int, default=32)
-parser.add_argument("--max-windows", type=int, default=1)
-parser.add_argument("--batch-size", type=int, default=16)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    out_dir: str = "runs/topics"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
+    train_limit: int = 0  # training examples used; 0: every training article
+    epochs: int = 1  # passes over the training examples
+    lr: float = 1e-4  # peak learning rate
+    max_length: int = 128  # tokens per input row
+    stride: int = 32  # overlap of consecutive windows over a long text
+    max_windows: int = 1  # windows per long document used in training (prediction uses all)
+    batch_size: int = 16  # examples per optimizer step
+
+
+args = parse_settings(Settings, __doc__)
 
 task = tasks.load("topics")
 cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
@@ -32,7 +37,7 @@ cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, batch
                      train_limit=args.train_limit or None)
 print(f"topics: {len(task.train)} train / {len(task.validation)} validation / {len(task.test)} test articles")
 result = finetune(task, sources.teacher_dir(), cfg)
-print_metrics("topics", {"validation": result["validation"], "test": result["test"]})
+print(metrics_table("topics", {"validation": result["validation"], "test": result["test"]}))
 print("\nper topic (test):")
 for label, s in result["test"]["per_label"].items():
     print(f"  {label:<14} precision {s['precision']:.3f}  recall {s['recall']:.3f}  f1 {s['f1']:.3f}  n={s['support']}")

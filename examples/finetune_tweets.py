@@ -6,22 +6,27 @@ Tweets about self-driving cars and airlines (CrowdFlower), some with garbled cha
 80 / 10 / 10 with seed 0. The classes are unbalanced (positive is the rarest), so the model is
 chosen on validation macro-F1 rather than accuracy. Defaults: 3,000 training tweets, 64 tokens.
 """
-import argparse
+from dataclasses import dataclass
 
 from minidistil import sources, tasks
-from minidistil.finetune import FinetuneConfig, finetune, print_metrics
+from minidistil.cli.flags import parse_settings
+from minidistil.finetune import FinetuneConfig, finetune, metrics_table
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out-dir", default="runs/tweets")
-parser.add_argument("--train-limit", type=int, default=3000, help="0: every training tweet")
-parser.add_argument("--eval-limit", type=int, default=1500, help="0: the whole validation and test splits")
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--lr", type=float, default=1e-4)
-parser.add_argument("--max-length", type=int, default=64)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    out_dir: str = "runs/tweets"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
+    train_limit: int = 3000  # training examples used; 0: every training tweet
+    eval_limit: int = 1500  # validation and test examples scored; 0: the whole validation and test splits
+    epochs: int = 2  # passes over the training examples
+    lr: float = 1e-4  # peak learning rate
+    max_length: int = 64  # tokens per input row
+
+
+args = parse_settings(Settings, __doc__)
 
 task = tasks.load("tweets")
 cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, max_length=args.max_length,
                      train_limit=args.train_limit or None, eval_limit=args.eval_limit or None)
 result = finetune(task, sources.teacher_dir(), cfg)
-print_metrics("tweets", {"validation": result["validation"], "test": result["test"]})
+print(metrics_table("tweets", {"validation": result["validation"], "test": result["test"]}))

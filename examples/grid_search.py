@@ -8,20 +8,26 @@ validation accuracy is chosen; its test accuracy is the number to report. The te
 other runs is printed for the curious only: choosing on it would overstate the result.
 Defaults keep it short: 1,000 training snippets, validation and test cut to 500 each.
 """
-import argparse
+from dataclasses import dataclass
 
 from minidistil import sources, tasks
+from minidistil.cli.flags import parse_settings
 from minidistil.finetune import FinetuneConfig, grid_search
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out-dir", default="runs/grid")
-parser.add_argument("--train-limit", type=int, default=1000)
-parser.add_argument("--eval-limit", type=int, default=500)
-parser.add_argument("--lrs", type=float, nargs="+", default=[3e-5, 1e-4])
-parser.add_argument("--epochs", type=int, nargs="+", default=[1, 2])
-args = parser.parse_args()
 
-cfg = FinetuneConfig(out_dir=args.out_dir, max_length=64, train_limit=args.train_limit, eval_limit=args.eval_limit)
+@dataclass
+class Settings:
+    out_dir: str = "runs/grid"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
+    train_limit: int = 1000  # training examples used; 0: all of them
+    eval_limit: int = 500  # validation and test examples scored; 0: all of them
+    lrs: tuple[float, ...] = (3e-5, 1e-4)  # learning rates of the grid
+    epochs: tuple[int, ...] = (1, 2)  # epoch counts of the grid
+
+
+args = parse_settings(Settings, __doc__)
+
+cfg = FinetuneConfig(out_dir=args.out_dir, max_length=64, train_limit=args.train_limit or None,
+                     eval_limit=args.eval_limit or None)
 summary = grid_search(tasks.load("sentiment"), sources.teacher_dir(), cfg, args.lrs, args.epochs)
 print(f"\n{'lr':>8}{'epochs':>8}{'val acc':>10}{'test acc':>10}")
 for run in summary["runs"]:

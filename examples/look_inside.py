@@ -9,18 +9,23 @@ own output; the other blocks are summarised. With matplotlib installed (`pip ins
 the attention maps of every layer (averaged over heads) and of the first heads of the last layer
 are saved as a PNG.
 """
-import argparse
+from dataclasses import dataclass
 import math
 from pathlib import Path
 
 import torch
 
 from minidistil import DistilBertModel, WordPieceTokenizer, sources
+from minidistil.cli.flags import parse_settings
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--text", default="The striker scored twice, and the crowd went wild.")
-parser.add_argument("--png", default="runs/attention.png")
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    text: str = "The striker scored twice, and the crowd went wild."  # the text to run
+    png: str = "runs/attention.png"  # where the attention maps go (with matplotlib installed)
+
+
+args = parse_settings(Settings, __doc__)
 
 folder = sources.teacher_dir()
 tokenizer = WordPieceTokenizer.from_pretrained(folder)

@@ -1,23 +1,28 @@
 """The question-answering pipeline: windows over a long context, the best span, "no answer".
 
-    python examples/finetune_qa.py                        # first: the model, in runs/qa/best
+    python examples/finetune_qa.py                        # first: the model, in runs/qa/model
     python examples/pipeline_question_answering.py        # ~1 min
 
 The context below is a few hundred tokens; with --max-seq-len 96 it is read in overlapping
 windows (doc stride 32), and the best-scoring span over all windows is the answer. Also prints
 exact match and F1 on 200 test questions of the WordNet QA task.
 """
-import argparse
+from dataclasses import dataclass
 import warnings
 from pathlib import Path
 
 import minidistil
 from minidistil import metrics, tasks
+from minidistil.cli.flags import parse_settings
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--model", default="runs/qa/best")
-parser.add_argument("--max-seq-len", type=int, default=96)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    model: str = "runs/qa/model"  # the model folder
+    max_seq_len: int = 96  # tokens per window
+
+
+args = parse_settings(Settings, __doc__)
 if not (Path(args.model) / "config.json").exists():
     raise SystemExit(f"no model in {args.model}; run examples/finetune_qa.py first")
 

@@ -8,14 +8,19 @@ to it are kept, in their original order (Radev et al. 2004's centroid method, wi
 encoder in place of TF-IDF). Nothing is generated: every summary sentence is the article's own.
 Prints the summaries of three BBC articles, with how much of the headline's wording they cover.
 """
-import argparse
+from dataclasses import dataclass
 
 import minidistil
 from minidistil import metrics, sources
+from minidistil.cli.flags import parse_settings
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--sentences", type=int, default=2)
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    sentences: int = 2  # sentences kept per summary
+
+
+args = parse_settings(Settings, __doc__)
 
 summarize = minidistil.pipeline("summarization", model=sources.teacher_dir())
 articles, topics = sources.bbc_news()

@@ -1,21 +1,26 @@
 """The text-classification pipeline on a fine-tuned sentiment model, with its accuracy on a sample.
 
-    python examples/finetune_sentiment.py                 # first: the model, in runs/sentiment/best
+    python examples/finetune_sentiment.py                 # first: the model, in runs/sentiment/model
     python examples/pipeline_text_classification.py       # ~1 min
 
 Prints each review with its label and probability, in input order (the pipeline batches by
 length internally), and the accuracy on 200 test snippets.
 """
-import argparse
+from dataclasses import dataclass
 import time
 from pathlib import Path
 
 import minidistil
 from minidistil import tasks
+from minidistil.cli.flags import parse_settings
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--model", default="runs/sentiment/best")
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    model: str = "runs/sentiment/model"  # the model folder
+
+
+args = parse_settings(Settings, __doc__)
 if not (Path(args.model) / "config.json").exists():
     raise SystemExit(f"no model in {args.model}; run examples/finetune_sentiment.py first")
 

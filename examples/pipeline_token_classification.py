@@ -1,6 +1,6 @@
 """The token-classification pipeline: the four ways to turn word pieces into word labels.
 
-    python examples/finetune_punctuation.py               # first: the model, in runs/punctuation/best
+    python examples/finetune_punctuation.py               # first: the model, in runs/punctuation/model
     python examples/pipeline_token_classification.py      # ~1 min
 
 Runs the punctuation-restoration model on unpunctuated text and prints what each
@@ -8,16 +8,20 @@ aggregation_strategy returns (none: every piece; first / average / max: one labe
 its first piece, the mean of its pieces' probabilities, or its most confident piece), then the
 text with the predicted punctuation put back.
 """
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import minidistil
+from minidistil.cli.flags import parse_settings
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--model", default="runs/punctuation/best")
-parser.add_argument("--text", default="the prime minister said the talks were constructive but would they "
-                                      "succeed nobody could say for certain the unions however remained unconvinced")
-args = parser.parse_args()
+
+@dataclass
+class Settings:
+    model: str = "runs/punctuation/model"  # the model folder
+    text: str = "the prime minister said the talks were constructive but would they succeed nobody could say for certain the unions however remained unconvinced"  # the text to run
+
+
+args = parse_settings(Settings, __doc__)
 if not (Path(args.model) / "config.json").exists():
     raise SystemExit(f"no model in {args.model}; run examples/finetune_punctuation.py first")
 

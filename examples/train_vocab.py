@@ -7,22 +7,25 @@ documents for the new vocabulary and for bert-base-uncased's 30,522 tokens, and 
 words became [UNK]. The folder it writes loads with WordPieceTokenizer.from_pretrained and with
 transformers' BertTokenizer.from_pretrained. The method is in minidistil/vocab_train.py.
 """
-import argparse
 import time
+from dataclasses import dataclass
 
 from minidistil import WordPieceTokenizer, sources
+from minidistil.cli.flags import parse_settings
 from minidistil.vocab_train import tokens_per_word, train_vocab
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vocab-size", type=int, default=8000)
-    parser.add_argument("--out", default="runs/vocab")
-    parser.add_argument("--corpus", nargs="+", default=["bbc", "speeches", "debates", "headlines", "hamlet"],
-                        help="corpora from minidistil.sources.corpus")
-    args = parser.parse_args()
+@dataclass
+class Settings:
+    vocab_size: int = 8000        # tokens in the new vocabulary
+    out: str = "runs/vocab"       # the folder the vocabulary is saved to
+    corpus: str = "bbc,speeches,debates,headlines,hamlet"  # comma-separated corpora from minidistil.sources.corpus
 
-    docs = sources.corpus(tuple(args.corpus))
+
+def main():
+    args = parse_settings(Settings, __doc__)
+
+    docs = sources.corpus(tuple(args.corpus.split(",")))
     train, held_out = [d for i, d in enumerate(docs) if i % 10], docs[::10]
     print(f"{len(train):,} training documents, {len(held_out):,} held out")
     start = time.time()

@@ -1,4 +1,4 @@
-"""`python -m minidistil`: see minidistil/cli.py."""
+"""`python -m minidistil`: see minidistil/cli/__init__.py."""
 from minidistil.cli import main
 
 raise SystemExit(main())

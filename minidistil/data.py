@@ -1,4 +1,4 @@
-"""Text in, training batches out: user files, corpus preparation, length-grouped batches.
+"""Text in, a training corpus out: user files, corpus preparation into a memory-mapped folder.
 
 1. `read_documents` streams documents out of a user file: plain text (documents separated by blank
    lines), CSV (one named column) or JSONL (one named field).
@@ -7,8 +7,8 @@
    or mostly `[UNK]` are dropped (the thresholds are the named options of `PrepareOptions`); token
    frequencies are counted (for `mlm_smoothing`). It streams: memory stays flat as the corpus grows.
 3. `TokenCorpus` reads that folder back, memory-mapped.
-4. `LengthGroupedBatches` draws batches of chunks of similar length, and `collate` pads each batch
-   only to its own longest chunk (dynamic padding): fewer pad tokens, the same examples.
+4. Training draws batches of chunks of similar length from `TokenCorpus.lengths`, each padded only
+   to its own longest chunk (`minidistil.batching`).
 
     >>> prepare_corpus(sources.corpus(), tokenizer, "runs/corpus", progress=True)
     >>> corpus = TokenCorpus("runs/corpus")
@@ -17,8 +17,9 @@
 
 The folder holds four files, plus the tokenizer's own (`vocab.txt` and its settings, written by its
 `save_pretrained`, so that a model trained on the corpus can be saved with the tokenizer that made
-its ids). `meta.json` is written last, so a folder without it is an interrupted preparation and is
-refused:
+its ids). The folder is written beside its final place and renamed into place only once it reads
+back (`minidistil.fsutil.replace_folder`): a preparation that fails leaves the previous corpus, or
+no folder at all, as it was. A folder without `meta.json` is not a corpus and is refused:
 
 | file | content |
 |---|---|
@@ -31,14 +32,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
+
+from minidistil.fsutil import replace_folder
 
 FORMAT = "minidistil-corpus-1"
 
@@ -55,6 +56,8 @@ def read_documents(path: str | Path, column: str | None = None) -> Iterator[str]
     Invalid UTF-8 bytes are replaced, not fatal: real corpora contain a few.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; pass the .txt, .csv or .jsonl files in it")
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; pass a .txt, .csv or .jsonl file")
     suffix = path.suffix.lower()
@@ -140,18 +143,26 @@ def prepare_corpus(documents: Iterable[str], tokenizer, out_dir: str | Path,
                    total: int | None = None) -> dict:
     """Tokenize `documents` into `out_dir` (see the module docstring); return the metadata.
 
-    `tokenizer` is called as `tokenizer(texts, add_special_tokens=False)["input_ids"]` and must have
+    `tokenizer` is called as `tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]` and must have
     `cls_token_id`, `sep_token_id`, `pad_token_id`, `mask_token_id`, `unk_token_id` and `len()`:
     minidistil's `WordPieceTokenizer` and Hugging Face's BERT tokenizers both do.
+    An existing `out_dir` is replaced whole once the new corpus is complete, and only if it is
+    empty or a corpus itself (it holds meta.json): any other folder is refused before writing.
     """
     options = options or PrepareOptions()
+    # Written beside `out_dir` and swapped in only once it reads back: a preparation that fails
+    # (an empty input, a full disk, Ctrl-C) leaves the previous corpus, or no folder, as it was.
+    with replace_folder(out_dir, marker="meta.json") as tmp:
+        meta = _write_corpus(documents, tokenizer, tmp, options, progress, total)
+        check_corpus_folder(tmp)  # every file present, of the size and sum that meta.json says
+    return meta
+
+
+def _write_corpus(documents: Iterable[str], tokenizer, out: Path, options: PrepareOptions, progress: bool,
+                  total: int | None) -> dict:
     ids = special_ids(tokenizer)
     vocab_size = len(tokenizer)
     dtype = np.uint16 if vocab_size <= 1 << 16 else np.uint32
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "meta.json").unlink(missing_ok=True)  # the folder is incomplete until the end
-
     counts = np.zeros(vocab_size, dtype=np.int64)
     n_docs = n_chunks = n_tokens = too_short = mostly_unk = 0
     body = options.max_length - 2  # room left after [CLS] and [SEP]
@@ -159,7 +170,7 @@ def prepare_corpus(documents: Iterable[str], tokenizer, out_dir: str | Path,
         bar = tqdm(total=total, unit="doc", desc="prepare", disable=not progress)
         for texts in _batched(documents, options.batch_documents):
             kept = []
-            for doc in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+            for doc in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]:
                 for start in range(0, len(doc), body):
                     piece = doc[start:start + body]
                     chunk = np.array([ids["cls"], *piece, ids["sep"]], dtype=dtype)
@@ -190,9 +201,7 @@ def prepare_corpus(documents: Iterable[str], tokenizer, out_dir: str | Path,
             "n_documents": n_docs, "n_chunks": n_chunks, "n_tokens": n_tokens,
             "dropped": {"too_short": too_short, "mostly_unknown": mostly_unk},
             "special_ids": ids, "options": asdict(options)}
-    tmp = out / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, out / "meta.json")
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
 
@@ -212,37 +221,18 @@ def _batched(items: Iterable[str], n: int) -> Iterator[list[str]]:
 class TokenCorpus:
     """A prepared corpus folder, memory-mapped: `corpus[i]` is `{"input_ids": array}` of chunk i.
 
-    `lengths` (one int per chunk) feeds `LengthGroupedBatches`; `counts` feeds `mlm_smoothing`;
+    `lengths` (one int per chunk) feeds `batching.LengthGroupedBatches`; `counts` feeds `mlm_smoothing`;
     `special_ids` and `vocab_size` come from the tokenizer that prepared it.
     """
 
     def __init__(self, folder: str | Path, indices: np.ndarray | None = None):
         folder = Path(folder)
-        meta_path = folder / "meta.json"
-        if not meta_path.is_file():
-            raise ValueError(f"{folder} is not a prepared corpus (no meta.json; an interrupted preparation "
-                             f"leaves none); prepare it with `python -m minidistil prepare-data`")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{meta_path} is not valid JSON ({e}); prepare the corpus again") from None
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{meta_path} has format {meta.get('format')!r}, expected {FORMAT!r}; "
-                             f"prepare the corpus again")
-        dtype = np.dtype(meta["dtype"])
-        expected = {"tokens.bin": meta["n_tokens"] * dtype.itemsize, "lengths.bin": meta["n_chunks"] * 4}
-        for name, size in expected.items():
-            path = folder / name
-            if not path.is_file() or path.stat().st_size != size:
-                found = path.stat().st_size if path.is_file() else "missing"
-                raise ValueError(f"{path} should hold {size} bytes but is {found}; the corpus is "
-                                 f"corrupt or incomplete, prepare it again")
+        # Counts are read now (one int64 per vocabulary id, small) so that a broken file is reported
+        # when the corpus is opened, not minutes later when distillation first asks for them.
+        meta, self._counts = check_corpus_folder(folder)
         lengths = np.fromfile(folder / "lengths.bin", dtype=np.uint32).astype(np.int64)
-        if lengths.sum() != meta["n_tokens"]:
-            raise ValueError(f"{folder / 'lengths.bin'} does not add up to n_tokens={meta['n_tokens']}; "
-                             f"the corpus is corrupt, prepare it again")
         self.folder, self.meta = folder, meta
-        self.tokens = np.memmap(folder / "tokens.bin", dtype=dtype, mode="r")
+        self.tokens = np.memmap(folder / "tokens.bin", dtype=np.dtype(meta["dtype"]), mode="r")
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         self.all_lengths = lengths
         self.indices = np.arange(len(lengths)) if indices is None else np.asarray(indices)
@@ -255,7 +245,7 @@ class TokenCorpus:
 
     @property
     def counts(self) -> np.ndarray:
-        return np.load(self.folder / "counts.npy")
+        return self._counts
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -275,70 +265,76 @@ class TokenCorpus:
         return (TokenCorpus(self.folder, self.indices[keep]), TokenCorpus(self.folder, self.indices[held]))
 
 
-# ---------------------------------------------------------------- batching
-
-class LengthGroupedBatches:
-    """Batches of examples of similar length, in a fixed order for each (seed, epoch).
-
-    Each epoch: shuffle all examples, cut the shuffled list into groups of `group_batches`
-    batches, sort each group by length and cut it into batches, then shuffle the batches.
-    A batch then holds examples of similar length (little padding), yet which lengths end up
-    together still changes from epoch to epoch. The last incomplete batch of an epoch is dropped,
-    so every step sees exactly `batch_size` examples.
-
-    `batch(step)` is a pure function of the step number: a resumed run, or each process of a
-    distributed run, finds the same batch for the same step without replaying the ones before.
-    """
-
-    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0, group_batches: int = 50):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if len(lengths) < batch_size:
-            raise ValueError(f"a batch of {batch_size} needs at least that many examples, the data has "
-                             f"{len(lengths)}; lower the batch size or add data")
-        self.lengths = np.asarray(lengths)
-        self.batch_size, self.seed, self.group_batches = batch_size, seed, group_batches
-        self.per_epoch = len(self.lengths) // batch_size
-        self._epoch, self._order = -1, None
-
-    def epoch(self, epoch: int) -> np.ndarray:
-        """The batches of one epoch: (per_epoch, batch_size) example indices."""
-        rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(len(self.lengths))
-        group = self.group_batches * self.batch_size
-        for start in range(0, len(order), group):
-            chunk = order[start:start + group]
-            order[start:start + group] = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
-        batches = order[:self.per_epoch * self.batch_size].reshape(self.per_epoch, self.batch_size)
-        return batches[rng.permutation(self.per_epoch)]
-
-    def batch(self, step: int) -> np.ndarray:
-        epoch = step // self.per_epoch
-        if epoch != self._epoch:
-            self._epoch, self._order = epoch, self.epoch(epoch)
-        return self._order[step % self.per_epoch]
+# What meta.json must hold for the corpus to be read, and the type of each field.
+META_FIELDS = {"format": str, "dtype": str, "vocab_size": int, "n_chunks": int, "n_tokens": int,
+               "special_ids": dict}
+PREPARE_AGAIN = "prepare the corpus again with `python -m minidistil prepare-data`"
 
 
-def collate(examples: list[dict], pad_token_id: int = 0, label_pad: int = -100) -> dict[str, torch.Tensor]:
-    """Stack examples into a batch padded to its own longest `input_ids` (dynamic padding).
+def check_corpus_folder(folder: Path) -> tuple[dict, np.ndarray]:
+    """Check that every file of a corpus folder is present and agrees with meta.json; return the
+    metadata and the token counts. Memory stays flat: the id files are checked through a memory map."""
+    if not (folder / "meta.json").is_file():
+        raise ValueError(f"{folder} is not a prepared corpus (no meta.json); prepare it with "
+                         f"`python -m minidistil prepare-data`")
+    meta = _read_meta(folder / "meta.json")
+    expected = {"tokens.bin": meta["n_tokens"] * np.dtype(meta["dtype"]).itemsize,
+                "lengths.bin": meta["n_chunks"] * 4}
+    for name, size in expected.items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != size:
+            found = path.stat().st_size if path.is_file() else "missing"
+            raise ValueError(f"{path} should hold {size} bytes but is {found}; the corpus is "
+                             f"corrupt or incomplete, prepare it again")
+    lengths = np.memmap(folder / "lengths.bin", dtype=np.uint32, mode="r") if meta["n_chunks"] else np.zeros(0)
+    if int(lengths.sum(dtype=np.int64)) != meta["n_tokens"]:
+        raise ValueError(f"{folder / 'lengths.bin'} does not add up to n_tokens={meta['n_tokens']}; "
+                         f"the corpus is corrupt, prepare it again")
+    return meta, _read_counts(folder / "counts.npy", meta)
 
-    Adds `attention_mask` (1 real, 0 pad). Other 1-D fields are taken to be per token (token
-    labels) and padded with `label_pad` to the same length; scalar fields (a class label, answer
-    positions) are stacked. Pass the loop another collate function for anything else.
-    """
-    longest = max(len(e["input_ids"]) for e in examples)
-    batch = {}
-    for key in examples[0]:
-        values = [e[key] for e in examples]
-        if np.ndim(values[0]) == 0:
-            batch[key] = torch.tensor(np.array(values))
-            continue
-        fill = pad_token_id if key == "input_ids" else label_pad
-        dtype = np.float32 if np.issubdtype(np.asarray(values[0]).dtype, np.floating) else np.int64
-        padded = np.full((len(values), longest), fill, dtype=dtype)
-        for row, v in zip(padded, values):
-            row[:len(v)] = v
-        batch[key] = torch.from_numpy(padded)
-    lengths = torch.tensor([len(e["input_ids"]) for e in examples])
-    batch["attention_mask"] = (torch.arange(longest)[None, :] < lengths[:, None]).long()
-    return batch
+
+def _read_meta(path: Path) -> dict:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); {PREPARE_AGAIN}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} holds a JSON {type(meta).__name__}, not the object prepare-data writes; "
+                         f"{PREPARE_AGAIN}")
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}; {PREPARE_AGAIN}")
+    for name, kind in META_FIELDS.items():
+        value = meta.get(name)
+        # bool is an int in Python, but `"n_tokens": true` is still a broken file.
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            expected = {int: "a non-negative integer", str: "a JSON string", dict: "a JSON object"}[kind]
+            raise ValueError(f"{path} has {name}={value!r}, expected {expected}; {PREPARE_AGAIN}")
+    if meta["dtype"] not in ("uint16", "uint32"):
+        raise ValueError(f"{path} has dtype={meta['dtype']!r}, expected 'uint16' or 'uint32'; {PREPARE_AGAIN}")
+    missing = [k for k in ("cls", "sep", "pad", "mask", "unk") if not isinstance(meta["special_ids"].get(k), int)]
+    if missing:
+        raise ValueError(f"{path} has no integer special_ids for {missing}; {PREPARE_AGAIN}")
+    return meta
+
+
+def _read_counts(path: Path, meta: dict) -> np.ndarray:
+    try:
+        counts = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"{path} is missing (it holds the token frequencies); {PREPARE_AGAIN}") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise ValueError(f"{path} is not a readable .npy file ({type(e).__name__}); {PREPARE_AGAIN}") from None
+    if (counts.shape != (meta["vocab_size"],) or not np.issubdtype(counts.dtype, np.integer)
+            or int(counts.sum()) != meta["n_tokens"]):
+        raise ValueError(f"{path} should hold {meta['vocab_size']} integer token counts adding up to "
+                         f"n_tokens={meta['n_tokens']}, found {counts.dtype} {counts.shape}; {PREPARE_AGAIN}")
+    return counts
+
+
+def check_corpus(corpus: TokenCorpus) -> None:
+    """Refuse a corpus without its vocab.txt: the model folder a step writes takes its tokenizer
+    files from the corpus, and without them no pipeline could read the model."""
+    if not (Path(corpus.folder) / "vocab.txt").is_file():
+        raise ValueError(f"the corpus {corpus.folder} has no vocab.txt, so the model trained on it could not be "
+                         f"saved with its tokenizer; prepare it again with `python -m minidistil prepare-data`, "
+                         f"which saves the vocabulary beside the ids")

@@ -1,79 +1,58 @@
 """The DistilBERT recipe (Sanh et al. 2019): a frozen teacher, a student taken from it, the triple loss.
 
-Three steps, each a task for `minidistil.train.train`:
+Three steps:
 
-1. `TeacherHeadTask` (adapt-teacher). Distillation's main term compares the student's and the
-   teacher's distributions over the vocabulary at each position, so the teacher needs an MLM head.
-   Our real teacher, all-MiniLM-L6-v2, ships without one: it is a sentence-embedding model, and its
-   training kept only the encoder. We give it one by training the (tied) MLM head with MLM on our
-   corpus while the encoder stays frozen. Freezing matters: the encoder's hidden states are the
-   targets of the cosine term, and they stay exactly the released model's; only the new head, which
-   reads them, is learned. The projector's weight is tied to the frozen token embedding, so the
-   trainable part is small: `vocab_transform`, `vocab_layer_norm` and the projector's bias (see
-   `init_teacher_head` for where they start).
+1. A teacher that knows words (`minidistil.teacher`). Distillation's main term compares the
+   student's and the teacher's distributions over the vocabulary at each position, so the teacher
+   needs an MLM head whose distribution says which words fit. Our real teacher, all-MiniLM-L6-v2,
+   is a sentence-embedding model that ships without one, and a head trained on its frozen encoder
+   predicts little more than word frequencies; so the teacher is the released encoder further
+   pretrained with MLM, as DistilBERT's teacher BERT was pretrained.
 2. `make_student`: copy the embeddings, the head and every other layer of the teacher
-   (`minidistil.convert.STUDENT_LAYERS`), or start from random weights.
-3. `DistillationTask`: the recipe in one method, `forward`.
+   (`minidistil.convert.extract_student` and its table `STUDENT_LAYERS`), or start from random weights.
+3. `DistillationTask`: the recipe in one method, `forward`, weighted by a `DistillLoss`.
+
+`minidistil.recipe` runs the three steps on a prepared corpus and saves each model folder.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from minidistil.convert import STUDENT_LAYERS, extract_student
-from minidistil.losses import distillation_kl, hidden_cosine_loss, logits_mse, mlm_loss, sparse_mlm_loss
-from minidistil.masking import IGNORE_INDEX, mask_tokens
+from minidistil.convert import extract_student
+from minidistil.losses import IGNORE_INDEX, distillation_kl, hidden_cosine_loss, logits_mse, mlm_loss, sparse_mlm_loss
+from minidistil.masking import Masking
 
 
-class TeacherHeadTask(nn.Module):
-    """MLM on a frozen encoder: only the MLM head learns (see the module docstring for why)."""
+@dataclass
+class DistillLoss:
+    """The weights of the triple loss; the defaults are DistilBERT's training code's."""
+    alpha_ce: float = 5.0              # weight of KL(teacher/T || student/T) * T^2
+    alpha_mlm: float = 2.0             # weight of the MLM loss on the masked tokens
+    alpha_cos: float = 1.0             # weight of the hidden-state cosine loss
+    alpha_mse: float = 0.0             # weight of the MSE between raw logits (off in the paper)
+    temperature: float = 2.0           # softmax temperature T of the KL term
+    restrict_ce_to_mask: bool = False  # KL on the masked positions only, instead of on every real token
 
-    def __init__(self, teacher: nn.Module, masking: dict):
-        super().__init__()
-        self.teacher, self.masking = teacher, masking
-        for p in teacher.distilbert.parameters():  # includes the token embedding, hence the tied projector weight
-            p.requires_grad_(False)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.teacher.distilbert.eval()  # the head learns to read the states the teacher gives in eval mode
-        return self
-
-    def forward(self, batch: dict) -> dict:
-        input_ids, labels = mask_tokens(batch["input_ids"], batch["attention_mask"], **self.masking)
-        with torch.no_grad():  # no activations kept for a backward pass through the encoder
-            hidden = self.teacher.distilbert(input_ids, attention_mask=batch["attention_mask"]).last_hidden_state
-        loss = sparse_mlm_loss(self.teacher.mlm_logits, hidden, labels)
-        return {"loss": loss, "mlm": loss.detach()}
-
-
-def init_teacher_head(model: nn.Module, counts: np.ndarray) -> None:
-    """Start the new MLM head where it can only improve: the projector's bias at log p(token), the
-    unigram distribution of the corpus (the best guess without reading the state), and
-    `vocab_transform` at the identity, so that the head first compares the hidden state itself with
-    every token embedding through the tied projector."""
-    probs = (np.asarray(counts, dtype=np.float64) + 1.0) / (np.sum(counts) + len(counts))  # add-one smoothing
-    with torch.no_grad():
-        model.vocab_projector.bias.copy_(torch.from_numpy(np.log(probs)).float())
-        model.vocab_transform.weight.copy_(torch.eye(model.config.dim))
-        model.vocab_transform.bias.zero_()
+    def __post_init__(self):
+        alphas = (self.alpha_ce, self.alpha_mlm, self.alpha_cos, self.alpha_mse)
+        if min(alphas) < 0 or sum(alphas) == 0:
+            raise ValueError("the alphas must be >= 0 and at least one > 0, got "
+                             f"ce={self.alpha_ce}, mlm={self.alpha_mlm}, cos={self.alpha_cos}, mse={self.alpha_mse}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
 
 
 def make_student(teacher: nn.Module, layers: tuple[int, ...] | None = None, random_init: bool = False) -> nn.Module:
-    """A student with the teacher's width: its layers `layers` copied (default: STUDENT_LAYERS),
-    or, with `random_init`, a freshly initialised model with that many layers."""
-    n = teacher.config.n_layers
-    layers = tuple(layers) if layers is not None else STUDENT_LAYERS.get(n)
-    if layers is None:
-        raise ValueError(f"no default layer map for a {n}-layer teacher (known: {sorted(STUDENT_LAYERS)}); "
-                         f"pass the teacher layers to copy, e.g. --student-layers 0,{n - 1}")
+    """A student with the teacher's width: its layers `layers` copied (default: the table
+    `convert.STUDENT_LAYERS`, chosen by `extract_student`), or, with `random_init`, a freshly
+    initialised model of that shape. Seed torch first: a fresh model draws its weights."""
+    student = extract_student(teacher, layers)
     if random_init:
-        student = type(teacher)(replace(teacher.config, n_layers=len(layers)))
-    else:
-        student = extract_student(teacher, layers)
+        student = type(teacher)(student.config)
     return student.train()
 
 
@@ -86,36 +65,30 @@ class DistillationTask(nn.Module):
     eval mode (dropout off: its soft targets are deterministic).
     """
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, masking: dict, *, alpha_ce: float = 5.0,
-                 alpha_mlm: float = 2.0, alpha_cos: float = 1.0, alpha_mse: float = 0.0,
-                 temperature: float = 2.0, restrict_ce_to_mask: bool = False):
+    def __init__(self, student: nn.Module, teacher: nn.Module, masking: Masking, loss: DistillLoss | None = None):
         super().__init__()
-        if min(alpha_ce, alpha_mlm, alpha_cos, alpha_mse) < 0 or alpha_ce + alpha_mlm + alpha_cos + alpha_mse == 0:
-            raise ValueError("the alphas must be >= 0 and at least one > 0, got "
-                             f"ce={alpha_ce}, mlm={alpha_mlm}, cos={alpha_cos}, mse={alpha_mse}")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+        loss = loss or DistillLoss()
         if student.config.vocab_size != teacher.config.vocab_size:
             raise ValueError(f"student and teacher must share the vocabulary, got {student.config.vocab_size} "
                              f"and {teacher.config.vocab_size} tokens")
-        if alpha_cos > 0 and student.config.dim != teacher.config.dim:
+        if loss.alpha_cos > 0 and student.config.dim != teacher.config.dim:
             raise ValueError(f"the cosine loss needs the teacher's width, but the student has dim "
                              f"{student.config.dim} and the teacher {teacher.config.dim}; set alpha_cos to 0")
         self.student, self.masking = student, masking
         object.__setattr__(self, "teacher", teacher.eval().requires_grad_(False))  # not a submodule
-        self.alpha = {"ce": alpha_ce, "mlm": alpha_mlm, "cos": alpha_cos, "mse": alpha_mse}
-        self.temperature, self.restrict_ce_to_mask = temperature, restrict_ce_to_mask
+        self.alpha = {"ce": loss.alpha_ce, "mlm": loss.alpha_mlm, "cos": loss.alpha_cos, "mse": loss.alpha_mse}
+        self.temperature, self.restrict_ce_to_mask = loss.temperature, loss.restrict_ce_to_mask
 
     def forward(self, batch: dict) -> dict:
         attention_mask = batch["attention_mask"]
-        input_ids, labels = mask_tokens(batch["input_ids"], attention_mask, **self.masking)
+        input_ids, labels = self.masking(batch["input_ids"], attention_mask)
         with torch.no_grad():
             t_hidden = self.teacher.distilbert(input_ids, attention_mask=attention_mask).last_hidden_state
         s_hidden = self.student.distilbert(input_ids, attention_mask=attention_mask).last_hidden_state
 
         # The positions the vocabulary terms read: every real token, or only the masked ones.
-        real = attention_mask.bool()
-        select = (labels != IGNORE_INDEX) if self.restrict_ce_to_mask else real
+        is_real = attention_mask.bool()
+        select = (labels != IGNORE_INDEX) if self.restrict_ce_to_mask else is_real
         s_logits = self.student.mlm_logits(s_hidden[select])  # (B, T, C) -> (N, C) -> (N, V)
         with torch.no_grad():
             t_logits = self.teacher.mlm_logits(t_hidden[select])
@@ -123,7 +96,7 @@ class DistillationTask(nn.Module):
         terms = {
             "ce": distillation_kl(s_logits, t_logits, self.temperature),
             "mlm": mlm_loss(s_logits, labels[select]),   # the masked positions are among the selected ones
-            "cos": hidden_cosine_loss(s_hidden[real], t_hidden[real]) if self.alpha["cos"] else None,
+            "cos": hidden_cosine_loss(s_hidden[is_real], t_hidden[is_real]) if self.alpha["cos"] else None,
             "mse": logits_mse(s_logits, t_logits) if self.alpha["mse"] else None,
         }
         loss = sum(self.alpha[k] * v for k, v in terms.items() if v is not None)

@@ -5,14 +5,14 @@ carrying `example`: the index of the example it came from. A long text becomes s
 (sliding windows that overlap by `stride` tokens), so the `decode_*` functions pool the rows of one
 example back together:
 
-    kind        one feature                                              pooled by
-    sequence    input_ids, label                                         mean of the windows' probabilities
-    token       input_ids, labels (-100 except at each word's first piece)   first window that holds the word
-    choice      input_ids (n_choices, T), label                          -
+    kind        one feature                                               pooled by
+    sequence    input_ids, labels                                         mean of the windows' probabilities
+    token       input_ids, labels (IGNORE_INDEX off each word's first piece)  first window that holds the word
+    choice      input_ids (n_choices, T), labels                          -
     qa          input_ids, start_positions, end_positions, offsets        best span over all windows
 
-`collate` pads a list of features into one batch of tensors (dynamic padding). The tokenizer is
-anything with Hugging Face's call API (ours, or transformers' fast tokenizers).
+`minidistil.batching.collate` pads a list of features into one batch of tensors (dynamic padding).
+The tokenizer is anything with Hugging Face's call API (ours, or transformers' fast tokenizers).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import re
 import numpy as np
 import torch
 
-IGNORE_INDEX = -100  # the label of positions that the loss skips (PyTorch's cross-entropy default)
+from .losses import IGNORE_INDEX
 
 
 def _windows(tokenizer, texts, pairs=None, max_length=128, stride=0, **options):
@@ -217,47 +217,7 @@ def _distinct(found: list[dict]) -> list[dict]:
     return kept
 
 
-# ---------------------------------------------------------------- batching
-
-def collate(features: list[dict], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
-    """Pad `input_ids` (and token labels) to the batch's longest row; add the attention mask.
-
-    Multiple-choice features hold (n_choices, T) ids and come out as (B, n_choices, T).
-    """
-    rows = [f["input_ids"] for f in features]
-    choice = isinstance(rows[0], list)
-    flat = [r for f in rows for r in f] if choice else rows
-    T = max(len(r) for r in flat)
-    ids = torch.full((len(flat), T), pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(flat), T), dtype=torch.long)
-    for i, r in enumerate(flat):
-        ids[i, :len(r)] = torch.as_tensor(r)
-        mask[i, :len(r)] = 1
-    if choice:
-        ids, mask = ids.view(len(rows), -1, T), mask.view(len(rows), -1, T)
-    batch = {"input_ids": ids, "attention_mask": mask}
-    for key in ("labels", "start_positions", "end_positions"):
-        if key not in features[0]:
-            continue
-        values = [f[key] for f in features]
-        if np.ndim(values[0]) == 0:
-            batch[key] = torch.tensor(np.array(values))
-        else:
-            padded = torch.full((len(values), T), IGNORE_INDEX, dtype=torch.long)
-            for i, v in enumerate(values):
-                padded[i, :len(v)] = torch.as_tensor(v)
-            batch[key] = padded
-    return batch
-
-
-def length_sorted_batches(features: list[dict], batch_size: int) -> list[list[int]]:
-    """Feature indices grouped into batches of similar length, longest first (little padding)."""
-    def length(f):
-        ids = f["input_ids"]
-        return max(len(r) for r in ids) if isinstance(ids, list) else len(ids)
-    order = sorted(range(len(features)), key=lambda i: -length(features[i]))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
+# ---------------------------------------------------------------- sentences (for summarization)
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
 

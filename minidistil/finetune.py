@@ -12,7 +12,7 @@ What a run does:
    fresh head sized to the label set, dropout set to `dropout`.
 3. Train with `minidistil.train.train`: AdamW, linear warmup then decay, weight decay on weight
    matrices only. The validation metric is computed `evals_per_epoch` times per epoch; whenever it
-   improves the model is saved to `out_dir/best`; after `patience` evaluations without improvement
+   improves the model is saved to `out_dir/model`; after `patience` evaluations without improvement
    the run stops (early stopping). The best model is then scored on the test split.
 4. `grid_search` repeats this over learning rates x epochs, picks the pair with the best validation
    metric and reports that run's test metrics: the test split is never used to choose.
@@ -24,7 +24,8 @@ fine-tuned model folder; its softened class probabilities on every training exam
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +34,19 @@ from torch import nn
 
 from . import features as feats
 from . import metrics, tasks
-from .convert import load_pretrained
+from .batching import collate, example_length, forward_in_length_order
+from .fsutil import replace_folder
 from .heads import (DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
                     DistilBertForSequenceClassification, DistilBertForTokenClassification)
-from .losses import distillation_kl
-from .tokenizer import copy_tokenizer_files
+from .losses import IGNORE_INDEX, distillation_kl
+from .tokenizer import WordPieceTokenizer, copy_tokenizer_files
 from .train import TrainConfig, train
+
+# Every run keeps its final model in `out_dir/model` (the folder layout of minidistil.recipe).
+MODEL_DIR = "model"
+
+# The batch fields the heads read as labels; the other fields of a feature are for decoding.
+LABEL_FIELDS = ("labels", "start_positions", "end_positions")
 
 HEADS = {"sequence": DistilBertForSequenceClassification, "token": DistilBertForTokenClassification,
          "choice": DistilBertForMultipleChoice, "qa": DistilBertForQuestionAnswering}
@@ -46,7 +54,7 @@ HEADS = {"sequence": DistilBertForSequenceClassification, "token": DistilBertFor
 
 @dataclass
 class FinetuneConfig:
-    out_dir: str = "runs/finetune"  # best/ (the kept model), metrics.jsonl, results.json
+    out_dir: str = "runs/finetune"  # model/ (the best model), metrics.jsonl, results.json
     lr: float = 5e-5                # peak learning rate (BERT's fine-tuning range: 2e-5 .. 5e-5)
     epochs: int = 3                 # passes over the training features (the schedule spans all)
     batch_size: int = 32            # examples (or windows of long documents) per optimizer step
@@ -59,13 +67,15 @@ class FinetuneConfig:
     warmup: float = 0.1             # fraction of the steps with a linear warmup
     evals_per_epoch: int = 1        # validation passes per epoch (each may save a new best)
     patience: int = 2               # evaluations without improvement before stopping early
-    seed: int = 42
+    seed: int = 42                  # seeds the fresh head, dropout and the batch order
     train_limit: int | None = None  # use only the first N training examples (a quick run)
     eval_limit: int | None = None   # score only the first N validation and test examples
     max_answer_length: int = 30     # QA: longest answer span, in tokens
     alpha: float = 0.5              # distillation: weight of the teacher's soft labels
     temperature: float = 2.0        # distillation: softening of both distributions
-    progress: bool = True
+    progress: bool = True           # a tqdm bar on the console
+    device: str = "cpu"             # where to train and predict: cpu, cuda, cuda:1
+    bf16: bool = False              # bfloat16 autocast for the forward pass (a GPU, or a CPU with bf16 units)
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.evals_per_epoch < 1 or self.patience < 1:
@@ -77,6 +87,10 @@ class FinetuneConfig:
                              f"got {self.max_length} and {self.stride}")
         if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
             raise ValueError("alpha must lie in [0, 1] and temperature be > 0")
+        for name in ("train_limit", "eval_limit"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} counts examples and must be >= 1 (or None for all), "
+                                 f"got {getattr(self, name)}")
 
 
 class EarlyStop(Exception):
@@ -88,8 +102,7 @@ class Features(list):
 
     @property
     def lengths(self) -> np.ndarray:
-        return np.array([max(map(len, f["input_ids"])) if isinstance(f["input_ids"], list)
-                         else len(f["input_ids"]) for f in self])
+        return np.array([example_length(f) for f in self])
 
 
 class FinetuneTask(nn.Module):
@@ -102,17 +115,21 @@ class FinetuneTask(nn.Module):
 
     def forward(self, batch: dict) -> dict:
         teacher_logits = batch.pop("teacher_logits", None)
-        out = self.model(**batch)
         if teacher_logits is None:
-            return {"loss": out.loss}
-        kl = distillation_kl(out.logits, teacher_logits, self.temperature)  # (B, Y) each
-        return {"loss": self.alpha * kl + (1 - self.alpha) * out.loss, "ce": out.loss.detach(), "kl": kl.detach()}
+            return {"loss": self.model(**batch).loss}
+        # Rows of a transfer set carry only the teacher's labels (label IGNORE_INDEX): the hard-label
+        # term reads the labelled rows, the KL term every row.
+        labels = batch.pop("labels")
+        logits = self.model(**batch).logits  # (B, Y)
+        labelled = labels != IGNORE_INDEX
+        ce = nn.functional.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else logits.sum() * 0
+        kl = distillation_kl(logits, teacher_logits, self.temperature)  # (B, Y) each
+        return {"loss": self.alpha * kl + (1 - self.alpha) * ce, "ce": ce.detach(), "kl": kl.detach()}
 
 
 # ---------------------------------------------------------------- encode, predict, score
 
-def load_tokenizer(folder):
-    from .tokenizer import WordPieceTokenizer
+def load_tokenizer(folder) -> WordPieceTokenizer:
     return WordPieceTokenizer.from_pretrained(folder)
 
 
@@ -125,7 +142,7 @@ def load_model(task: tasks.Task, folder, dropout: float | None = None) -> nn.Mod
     raw = json.loads((Path(folder) / "config.json").read_text())
     fits = raw.get("architectures", [None])[0] == HEADS[task.kind].__name__ and (
         task.kind not in ("sequence", "token") or list(raw.get("id2label", {}).values()) == task.labels)
-    return load_pretrained(HEADS[task.kind], folder, new_head=not fits, **overrides)
+    return HEADS[task.kind].from_pretrained(folder, new_head=not fits, **overrides)  # int8 folders too
 
 
 def encode(task: tasks.Task, examples, tokenizer, cfg: FinetuneConfig, training: bool) -> Features:
@@ -142,31 +159,28 @@ def encode(task: tasks.Task, examples, tokenizer, cfg: FinetuneConfig, training:
     return Features(found)
 
 
-def model_inputs(batch: dict) -> dict:
-    return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "labels",
-                                                   "start_positions", "end_positions", "teacher_logits")}
-
-
 @torch.no_grad()
 def forward_all(model, features, pad_token_id: int, batch_size: int = 64) -> dict[str, torch.Tensor]:
     """Logits for every feature in its order (length-sorted batches inside). Token-level logits are
     padded to the longest feature."""
     was_training = model.training
     model.eval()
+    names = ("start_logits", "end_logits") if isinstance(model, DistilBertForQuestionAnswering) else ("logits",)
+
+    device = next(model.parameters()).device
+
+    def forward(input_ids, attention_mask):  # on the model's device; the rows come back to the CPU
+        out = model(input_ids.to(device), attention_mask=attention_mask.to(device))
+        return tuple(getattr(out, n).float().cpu() for n in names)
+
+    rows = forward_in_length_order(forward, features, pad_token_id, batch_size)
+    T = max(example_length(f) for f in features)
     outputs = {}
-    T = max(len(f["input_ids"]) if not isinstance(f["input_ids"], list) else 0 for f in features)
-    for batch_ids in feats.length_sorted_batches(features, batch_size):
-        batch = feats.collate([features[i] for i in batch_ids], pad_token_id)
-        out = model(batch["input_ids"], attention_mask=batch["attention_mask"])
-        for name in ("logits", "start_logits", "end_logits"):
-            value = getattr(out, name, None)
-            if value is None:
-                continue
-            if name != "logits" or value.dim() == 3:  # per-token outputs: pad to the longest feature
-                value = nn.functional.pad(value, [0, 0] * (value.dim() - 2) + [0, T - value.shape[1]])
-            if name not in outputs:
-                outputs[name] = torch.zeros((len(features), *value.shape[1:]))
-            outputs[name][batch_ids] = value.float()
+    for k, name in enumerate(names):
+        values = [r[k] for r in rows]
+        if name != "logits" or values[0].dim() == 2:  # per-token outputs: pad to the longest feature
+            values = [nn.functional.pad(v, [0, 0] * (v.dim() - 1) + [0, T - v.shape[0]]) for v in values]
+        outputs[name] = torch.stack(values).float()
     model.train(was_training)
     return outputs
 
@@ -211,61 +225,51 @@ def evaluate(model, tokenizer, task: tasks.Task, split: str = "test", cfg: Finet
 
 # ---------------------------------------------------------------- fine-tuning
 
-def finetune(task: tasks.Task, model_dir, cfg: FinetuneConfig, teacher_dir=None, model: nn.Module | None = None) -> dict:
+def finetune(task: tasks.Task, model_dir, cfg: FinetuneConfig, teacher_dir=None, model: nn.Module | None = None,
+             transfer_texts: list[str] | None = None) -> dict:
     """Fine-tune the encoder in `model_dir` (or `model`, already built) on `task`; keep the best
-    model in `cfg.out_dir/best`; return the validation history and the best model's test metrics."""
+    model in `cfg.out_dir/model`; return the validation history and the best model's test metrics.
+    With `teacher_dir`, a fine-tuned model folder, its soft labels join the loss (see the module
+    docstring); `transfer_texts`, unlabelled texts of the task's kind, are added to the training
+    rows with the teacher's labels alone (a transfer set, as in TinyBERT)."""
     out = Path(cfg.out_dir)
     tokenizer = load_tokenizer(model_dir)
+    torch.manual_seed(cfg.seed)  # before the fresh head draws its weights: a run is reproducible
     model = model if model is not None else load_model(task, model_dir, cfg.dropout)
-    model.train()
+    model.to(cfg.device).train()
     # The token table is half of a small model's weights (30,522 x 384 of MiniLM's 22.7M); a few
     # thousand labelled examples touch few of its rows, and its gradient and AdamW state cost as
     # much time as the rest. Freezing it is cheap regularisation.
     model.distilbert.embeddings.word_embeddings.weight.requires_grad_(not cfg.freeze_word_embeddings)
     train_features = encode(task, task.train[:cfg.train_limit], tokenizer, cfg, training=True)
+    if transfer_texts:
+        train_features += transfer_features(task, transfer_texts, tokenizer, cfg, teacher_dir)
     if teacher_dir is not None:
-        if task.kind not in ("sequence", "choice"):
-            raise ValueError(f"task-time distillation here distils class probabilities (sequence and "
-                             f"choice tasks), not {task.kind} outputs")
-        teacher = load_model(task, teacher_dir)
-        logits = forward_all(teacher, train_features, tokenizer.pad_token_id)["logits"]
-        for f, row in zip(train_features, logits):
-            f["teacher_logits"] = row.numpy()
-    steps_per_epoch = len(train_features) // cfg.batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(f"{len(train_features)} training rows cannot fill one batch of {cfg.batch_size}")
-    max_steps = steps_per_epoch * cfg.epochs
-    train_config = TrainConfig(out_dir=str(out), max_steps=max_steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                               betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay, warmup=cfg.warmup,
-                               max_grad_norm=1.0, seed=cfg.seed, save_every=max_steps, log_every=10,
-                               eval_every=max(1, steps_per_epoch // cfg.evals_per_epoch), progress=cfg.progress)
+        add_teacher_logits(train_features, task, teacher_dir, tokenizer.pad_token_id, cfg.device)
     validation = task.validation[:cfg.eval_limit]
     history, best = [], {"value": -float("inf"), "evals_since": 0}
 
     def eval_fn(wrapped: FinetuneTask) -> dict:
-        result = score(task, predict(wrapped.model, tokenizer, task, validation, cfg), validation)
-        value = result[task.metric]
+        value = score(task, predict(wrapped.model, tokenizer, task, validation, cfg), validation)[task.metric]
         history.append(value)
         if value > best["value"]:
-            best.update(value=value, evals_since=0, step=len(history))
-            save_model(wrapped.model, model_dir, out / "best")
+            best.update(value=value, evals_since=0)
+            save_model(wrapped.model, model_dir, out / MODEL_DIR)
         else:
             best["evals_since"] += 1
             if best["evals_since"] >= cfg.patience:
                 raise EarlyStop
         return {task.metric: value}
 
-    torch.manual_seed(cfg.seed)
     stopped_early = False
     try:
-        train(FinetuneTask(model, cfg.alpha, cfg.temperature), train_features, train_config,
-              collate_fn=lambda rows: model_inputs(collate_with_teacher(rows, tokenizer.pad_token_id)),
-              eval_fn=eval_fn)
+        train(FinetuneTask(model, cfg.alpha, cfg.temperature), train_features, loop_config(cfg, len(train_features)),
+              collate_fn=partial(collate_for_training, pad_token_id=tokenizer.pad_token_id), eval_fn=eval_fn)
     except EarlyStop:
         stopped_early = True
     # The loop's resume checkpoint (weights + optimizer state) is not needed once the run is over.
     (out / "checkpoint.pt").unlink(missing_ok=True)
-    best_model = load_model(task, out / "best")
+    best_model = load_model(task, out / MODEL_DIR).to(cfg.device)
     result = {"task": task.name, "config": asdict(cfg), "validation_history": history,
               "best_validation": best["value"], "stopped_early": stopped_early,
               "validation": evaluate(best_model, tokenizer, task, "validation", cfg),
@@ -274,129 +278,112 @@ def finetune(task: tasks.Task, model_dir, cfg: FinetuneConfig, teacher_dir=None,
     return result
 
 
-def collate_with_teacher(rows: list[dict], pad_token_id: int) -> dict:
-    batch = feats.collate(rows, pad_token_id)
+def loop_config(cfg: FinetuneConfig, n_rows: int) -> TrainConfig:
+    """The shared loop's settings for a fine-tuning run over `n_rows` training rows: BERT's
+    fine-tuning optimizer (betas (0.9, 0.999), eps 1e-8, clipping at 1), epochs turned into steps."""
+    steps_per_epoch = n_rows // cfg.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"{n_rows} training rows cannot fill one batch of {cfg.batch_size}")
+    max_steps = steps_per_epoch * cfg.epochs
+    return TrainConfig(out_dir=cfg.out_dir, max_steps=max_steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                       betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay, warmup=cfg.warmup,
+                       max_grad_norm=1.0, seed=cfg.seed, save_every=max_steps, log_every=10, bf16=cfg.bf16,
+                       eval_every=max(1, steps_per_epoch // cfg.evals_per_epoch), progress=cfg.progress)
+
+
+def add_teacher_logits(features: Features, task: tasks.Task, teacher_dir, pad_token_id: int,
+                       device: str = "cpu") -> None:
+    """Store the fine-tuned teacher's logits in each training feature, for the distillation term."""
+    if task.kind not in ("sequence", "choice"):
+        raise ValueError(f"task-time distillation here distils class probabilities (sequence and "
+                         f"choice tasks), not {task.kind} outputs")
+    logits = forward_all(load_model(task, teacher_dir).to(device), features, pad_token_id)["logits"]
+    for f, row in zip(features, logits):
+        f["teacher_logits"] = row.numpy()
+
+
+def transfer_features(task: tasks.Task, texts: list[str], tokenizer, cfg: FinetuneConfig, teacher_dir) -> Features:
+    """Unlabelled texts as training rows whose label is IGNORE_INDEX: only the teacher labels them."""
+    if teacher_dir is None or task.kind != "sequence":
+        raise ValueError("a transfer set is labelled by a fine-tuned teacher alone: give teacher_dir, "
+                         f"on a sequence-classification task (this task is {task.kind!r})")
+    found = encode(task, [{"text": t} for t in texts], tokenizer, cfg, training=True)
+    for f in found:
+        f["labels"] = np.int64(IGNORE_INDEX)
+    return found
+
+
+def collate_for_training(rows: list[dict], pad_token_id: int) -> dict:
+    """A batch of the head's inputs and labels, plus the teacher's logits when the rows carry them."""
+    batch = collate(rows, pad_token_id, keys=LABEL_FIELDS)
     if "teacher_logits" in rows[0]:
         batch["teacher_logits"] = torch.tensor(np.stack([r["teacher_logits"] for r in rows]))
     return batch
 
 
 def save_model(model, source_dir, folder: Path) -> None:
-    """save_pretrained, plus the tokenizer files of the source folder so the folder stands alone."""
-    folder = Path(folder)
-    model.save_pretrained(folder)
-    copy_tokenizer_files(source_dir, folder)
+    """save_pretrained, plus the tokenizer files of the source folder so the folder stands alone.
+    Written beside `folder` and swapped in whole when complete: a crash or a full disk never
+    leaves a half-written model where a good one was."""
+    with replace_folder(folder, marker="config.json") as tmp:
+        model.save_pretrained(tmp)
+        copy_tokenizer_files(source_dir, tmp)
 
 
-def grid_search(task: tasks.Task, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-4), epochs=(1, 2)) -> dict:
-    """Fine-tune once per (lr, epochs); choose on validation; report the chosen run's test metrics."""
+def grid_search(task: tasks.Task, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-4), epochs=(1, 2),
+                teacher_dir=None) -> dict:
+    """Fine-tune once per (lr, epochs), each run in `out_dir/lr<lr>-ep<epochs>`; choose on validation;
+    report the chosen run's test metrics. `teacher_dir` distils into every run, as in `finetune`."""
     runs = []
     for lr in lrs:
         for n in epochs:
-            run_cfg = FinetuneConfig(**{**asdict(cfg), "lr": lr, "epochs": n,
-                                        "out_dir": str(Path(cfg.out_dir) / f"lr{lr:g}-ep{n}")})
-            result = finetune(task, model_dir, run_cfg)
+            run_cfg = replace(cfg, lr=lr, epochs=n, out_dir=str(Path(cfg.out_dir) / f"lr{lr:g}-ep{n}"))
+            result = finetune(task, model_dir, run_cfg, teacher_dir=teacher_dir)
             runs.append({"lr": lr, "epochs": n, "validation": result["best_validation"],
-                         "test": result["test"][task.metric], "folder": str(Path(run_cfg.out_dir) / "best")})
+                         "test": result["test"][task.metric], "folder": str(Path(run_cfg.out_dir) / MODEL_DIR)})
     chosen = max(runs, key=lambda r: r["validation"])
     summary = {"task": task.name, "metric": task.metric, "runs": runs, "chosen": chosen}
     (Path(cfg.out_dir) / "grid.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
-# ---------------------------------------------------------------- command line
+def cross_validate(task: tasks.Task, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-4), epochs=(1, 2),
+                   folds: int = 5, teacher_dir=None) -> dict:
+    """Choose (lr, epochs) by k-fold cross-validation on the training split, then fine-tune once on
+    the whole training split with the chosen setting and score the test split once, at the end.
 
-def add_subcommands(subparsers) -> None:
-    """Register finetune / evaluate / predict on the `python -m minidistil` parser."""
-    p = subparsers.add_parser("finetune", help="fine-tune a model folder on a task; keep the best checkpoint")
-    _task_args(p)
-    p.add_argument("--model", required=True, help="model folder to start from (a BERT folder works)")
-    p.add_argument("--teacher", help="a fine-tuned model folder whose soft labels are distilled")
-    p.add_argument("--grid", action="store_true", help="grid over --lrs x --epoch-grid, chosen on validation")
-    p.add_argument("--lrs", type=float, nargs="+", default=[3e-5, 1e-4])
-    p.add_argument("--epoch-grid", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--train-word-embeddings", dest="freeze_word_embeddings", action="store_false",
-                   help="also train the token embedding table (frozen by default)")
-    from .cli import field_help  # the trailing comment of each FinetuneConfig field
-    helps = field_help(FinetuneConfig)
-    for f in ("out_dir", "lr", "epochs", "batch_size", "max_length", "stride", "max_windows", "weight_decay",
-              "dropout", "patience", "evals_per_epoch", "seed", "train_limit", "eval_limit", "alpha", "temperature"):
-        default = FinetuneConfig.__dataclass_fields__[f].default
-        kind = float if isinstance(default, float) or f == "dropout" else str if f == "out_dir" else int
-        p.add_argument("--" + f.replace("_", "-"), type=kind, default=default,
-                       help=f"{helps.get(f, '')} (default: {default})")
-    p.set_defaults(func=_cmd_finetune)
-
-    p = subparsers.add_parser("evaluate", help="score a fine-tuned model folder on a task split")
-    _task_args(p)
-    p.add_argument("--model", required=True)
-    p.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--eval-limit", type=int, default=None)
-    p.set_defaults(func=_cmd_evaluate)
-
-    p = subparsers.add_parser("predict", help="label texts (arguments, or one per line on stdin)")
-    p.add_argument("--model", required=True)
-    p.add_argument("texts", nargs="*")
-    p.set_defaults(func=_cmd_predict)
+    The training examples are dealt into `folds` parts (example i goes to part i mod k); each
+    setting is fine-tuned k times, on k - 1 parts, and scored on the part left out (which also
+    picks that run's best checkpoint, the same for every setting). The mean over the folds
+    chooses; validation and test splits are not read until the final run.
+    """
+    if not 2 <= folds <= len(task.train):
+        raise ValueError(f"folds must be between 2 and the {len(task.train)} training examples, got {folds}")
+    parts = [task.train[i::folds] for i in range(folds)]
+    runs = []
+    for lr in lrs:
+        for n in epochs:
+            scores = []
+            for k in range(folds):
+                rest = [e for j, part in enumerate(parts) if j != k for e in part]
+                fold = replace(task, train=rest, validation=parts[k], test=parts[k])
+                fold_cfg = replace(cfg, lr=lr, epochs=n, train_limit=None, eval_limit=None,
+                                   out_dir=str(Path(cfg.out_dir) / f"lr{lr:g}-ep{n}" / f"fold{k}"))
+                scores.append(finetune(fold, model_dir, fold_cfg, teacher_dir=teacher_dir)["best_validation"])
+            runs.append({"lr": lr, "epochs": n, "folds": scores, "mean": float(np.mean(scores)),
+                         "std": float(np.std(scores))})
+    chosen = max(runs, key=lambda r: r["mean"])
+    final_cfg = replace(cfg, lr=chosen["lr"], epochs=chosen["epochs"], out_dir=str(Path(cfg.out_dir) / "chosen"))
+    final = finetune(task, model_dir, final_cfg, teacher_dir=teacher_dir)
+    summary = {"task": task.name, "metric": task.metric, "folds": folds, "runs": runs, "chosen": chosen,
+               "test": final["test"], "folder": str(Path(final_cfg.out_dir) / MODEL_DIR)}
+    (Path(cfg.out_dir) / "cross_validation.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
 
 
-def _task_args(p) -> None:
-    p.add_argument("--task", default="sentiment", help=f"one of {sorted(tasks.REGISTRY)}, or a .csv/.jsonl file")
-    p.add_argument("--kind", default="sequence", choices=tasks.KINDS, help="for a file: which head")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--label-column", default="label")
-    p.add_argument("--split-seed", type=int, default=0)
-
-
-def _load_task(args) -> tasks.Task:
-    if Path(args.task).suffix in (".csv", ".tsv", ".jsonl", ".json"):
-        return tasks.from_file(args.task, args.kind, args.text_column, args.label_column, seed=args.split_seed)
-    return tasks.load(args.task, seed=args.split_seed)
-
-
-def _cmd_finetune(args) -> None:
-    task = _load_task(args)
-    cfg = FinetuneConfig(**{f: getattr(args, f) for f in FinetuneConfig.__dataclass_fields__ if hasattr(args, f)})
-    if args.grid:
-        summary = grid_search(task, args.model, cfg, args.lrs, args.epoch_grid)
-        print(f"{'lr':>8} {'epochs':>6} {'val ' + task.metric:>14} {'test ' + task.metric:>14}")
-        for r in summary["runs"]:
-            mark = "  <- chosen on validation" if r is summary["chosen"] else ""
-            print(f"{r['lr']:>8g} {r['epochs']:>6} {r['validation']:>14.4f} {r['test']:>14.4f}{mark}")
-        return
-    result = finetune(task, args.model, cfg, teacher_dir=args.teacher)
-    print_metrics(task.name, {"validation": result["validation"], "test": result["test"]})
-    print(f"best model: {Path(cfg.out_dir) / 'best'}")
-
-
-def _cmd_evaluate(args) -> None:
-    task = _load_task(args)
-    cfg = FinetuneConfig(max_length=args.max_length, eval_limit=args.eval_limit)
-    model = load_model(task, args.model)
-    print_metrics(task.name, {args.split: evaluate(model, load_tokenizer(args.model), task, args.split, cfg)})
-
-
-def _cmd_predict(args) -> None:
-    import sys
-    from .pipelines import pipeline
-    texts = args.texts or [line.strip() for line in sys.stdin if line.strip()]
-    architecture = json.loads((Path(args.model) / "config.json").read_text()).get("architectures", [""])[0]
-    if architecture == DistilBertForSequenceClassification.__name__:
-        for text, result in zip(texts, pipeline("text-classification", model=args.model)(texts)):
-            print(f"{result['label']}\t{result['score']:.3f}\t{text}")
-    elif architecture == DistilBertForTokenClassification.__name__:
-        tag = pipeline("token-classification", model=args.model)
-        for text, found in zip(texts, tag(texts, aggregation_strategy="first")):
-            print(text + "\n" + "".join(f"  {e['word']}\t{e['entity_group']}\t{e['score']:.3f}\n" for e in found))
-    else:
-        raise ValueError(f"predict labels texts with a sequence or token classifier; {args.model} holds "
-                         f"{architecture or 'no architecture'} (use minidistil.pipeline for other tasks)")
-
-
-def print_metrics(name: str, results: dict[str, dict]) -> None:
+def metrics_table(name: str, results: dict[str, dict]) -> str:
     """A small table: one row per split, one column per scalar metric."""
     keys = [k for k, v in next(iter(results.values())).items() if isinstance(v, float)]
-    print(f"{name:<12}" + "".join(f"{k:>12}" for k in keys))
-    for split, values in results.items():
-        print(f"{split:<12}" + "".join(f"{values[k]:>12.4f}" for k in keys))
+    lines = [f"{name:<12}" + "".join(f"{k:>12}" for k in keys)]
+    lines += [f"{split:<12}" + "".join(f"{values[k]:>12.4f}" for k in keys) for split, values in results.items()]
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ unless labels are given. Shapes follow the legend in model.py (K answer choices,
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -18,7 +19,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import DistilBertConfig
-from .model import DistilBertModel, LayerNorm, PreTrainedModel, activate
+from .losses import IGNORE_INDEX
+from .model import DistilBertModel, LayerNorm, PreTrainedModel, activate, check_ids, check_mask
 
 
 class MaskedLMOutput(NamedTuple):
@@ -53,6 +55,35 @@ class QuestionAnsweringOutput(NamedTuple):
 MultipleChoiceOutput = SequenceClassifierOutput
 
 
+# ---------------------------------------------------------------- labels and losses
+
+def check_labels(labels, shapes: tuple, n_classes: int, what: str = "labels") -> torch.Tensor:
+    """Class ids of one of `shapes`, each in [0, n_classes) or IGNORE_INDEX; returned as int64."""
+    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.dtype == torch.bool:
+        raise ValueError(f"{what} must be a tensor of integer class ids, got "
+                         f"{getattr(labels, 'dtype', type(labels).__name__)}")
+    if tuple(labels.shape) not in shapes:
+        raise ValueError(f"{what} must have shape {' or '.join(map(str, shapes))}, got {tuple(labels.shape)}")
+    bad = (labels != IGNORE_INDEX) & ((labels < 0) | (labels >= n_classes))
+    if bad.any():
+        raise ValueError(f"{what} must be class ids in [0, {n_classes}) or {IGNORE_INDEX} (not scored), "
+                         f"got {int(labels[bad][0])}")
+    return labels.long()
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """Mean cross-entropy over the labels that are not `ignore_index`: logits (M, Y), labels (M,).
+
+    When every label is ignored, transformers returns NaN (0 / 0), and one NaN step ruins the
+    weights; raising would end a long run over one empty batch. We return a zero that is part of
+    the graph (backward gives zero gradients) and warn."""
+    if not bool((labels != ignore_index).any()):
+        warnings.warn(f"no label in this batch is scored (all are the ignore value {ignore_index}), so the "
+                      f"loss has nothing to score; it is 0 here, with zero gradients", stacklevel=3)
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, labels, ignore_index=ignore_index)
+
+
 class DistilBertForMaskedLM(PreTrainedModel):
     """Predict masked tokens: vocab_transform -> activation -> vocab_layer_norm -> vocab_projector,
     the projector sharing its weight with the token embedding (config.tie_word_embeddings)."""
@@ -82,13 +113,19 @@ class DistilBertForMaskedLM(PreTrainedModel):
         """labels: (B, T) token ids to predict, -100 where no prediction is scored."""
         out = self.distilbert(input_ids, attention_mask, output_hidden_states, output_attentions, token_type_ids)
         logits = self.mlm_logits(out.last_hidden_state)  # (B, T, C) -> (B, T, V)
-        loss = None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten())
+        loss = None
+        if labels is not None:
+            labels = check_labels(labels, (tuple(input_ids.shape),), self.config.vocab_size)
+            loss = cross_entropy(logits.flatten(0, 1), labels.flatten())
         return MaskedLMOutput(loss, logits, out.hidden_states, out.attentions)
 
 
 def classification_loss(config: DistilBertConfig, logits, labels):
     """Hugging Face's rule: one label -> regression (MSE); integer labels -> single-label cross
     entropy; float labels over several outputs -> multi-label (sigmoid + binary cross entropy)."""
+    B, Y = logits.shape
+    if not isinstance(labels, torch.Tensor):
+        raise ValueError(f"labels must be a tensor, got a {type(labels).__name__}")
     if config.problem_type is None:
         if config.num_labels == 1:
             config.problem_type = "regression"
@@ -96,12 +133,14 @@ def classification_loss(config: DistilBertConfig, logits, labels):
             config.problem_type = "single_label_classification"
         else:
             config.problem_type = "multi_label_classification"
-    if config.problem_type == "regression":
-        if config.num_labels == 1:
-            return F.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
-        return F.mse_loss(logits, labels.to(logits.dtype))
     if config.problem_type == "single_label_classification":
-        return F.cross_entropy(logits.view(-1, config.num_labels), labels.view(-1))
+        return cross_entropy(logits, check_labels(labels, ((B,), (B, 1)), Y).view(-1))
+    shapes = ((B,), (B, 1)) if Y == 1 else ((B, Y),)
+    if tuple(labels.shape) not in shapes:
+        raise ValueError(f"{config.problem_type} labels must have shape {' or '.join(map(str, shapes))}, "
+                         f"got {tuple(labels.shape)}")
+    if config.problem_type == "regression":
+        return F.mse_loss(logits.view(labels.shape), labels.to(logits.dtype))
     return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
@@ -150,8 +189,19 @@ class DistilBertForTokenClassification(PreTrainedModel):
         logits = self.classifier(self.dropout(out.last_hidden_state))  # (B, T, C) -> (B, T, Y)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, self.config.num_labels), labels.view(-1))
+            labels = check_labels(labels, (tuple(input_ids.shape),), self.config.num_labels)
+            loss = cross_entropy(logits.view(-1, self.config.num_labels), labels.view(-1))
         return TokenClassifierOutput(loss, logits, out.hidden_states, out.attentions)
+
+
+def check_positions(positions, B: int, what: str) -> torch.Tensor:
+    """(B,) or (B, 1) integer token indices; any value is allowed (out of range means: not in the input)."""
+    if not isinstance(positions, torch.Tensor) or positions.is_floating_point() or positions.numel() != B or \
+            positions.dim() > 2:
+        raise ValueError(f"{what} must be a (batch,) tensor of integer token indices, got "
+                         f"{getattr(positions, 'dtype', type(positions).__name__)} of shape "
+                         f"{tuple(getattr(positions, 'shape', ()))}")
+    return positions.view(-1).long()
 
 
 class DistilBertForQuestionAnswering(PreTrainedModel):
@@ -184,11 +234,11 @@ class DistilBertForQuestionAnswering(PreTrainedModel):
         if start_positions is not None and end_positions is not None:
             # A position outside the input (truncated answer) is clamped to T and ignored, as in
             # Hugging Face; the loss is the mean of the start and end cross entropies.
-            T = start_logits.size(1)
-            start = start_positions.view(-1).clamp(0, T)
-            end = end_positions.view(-1).clamp(0, T)
-            loss = (F.cross_entropy(start_logits, start, ignore_index=T) +
-                    F.cross_entropy(end_logits, end, ignore_index=T)) / 2
+            B, T = start_logits.shape
+            start = check_positions(start_positions, B, "start_positions").clamp(0, T)
+            end = check_positions(end_positions, B, "end_positions").clamp(0, T)
+            loss = (cross_entropy(start_logits, start, ignore_index=T) +
+                    cross_entropy(end_logits, end, ignore_index=T)) / 2
         return QuestionAnsweringOutput(loss, start_logits, end_logits, out.hidden_states, out.attentions)
 
 
@@ -210,19 +260,15 @@ class DistilBertForMultipleChoice(PreTrainedModel):
     def forward(self, input_ids, attention_mask=None, labels=None, output_hidden_states=False,
                 output_attentions=False, token_type_ids=None) -> SequenceClassifierOutput:
         """input_ids, attention_mask: (B, K, T); labels: (B,) the index of the right choice."""
-        if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 3:
-            raise ValueError(f"multiple choice takes input_ids of shape (batch, choices, tokens), got "
-                             f"{tuple(getattr(input_ids, 'shape', ()))}")
+        check_ids(input_ids, ("batch", "choices", "tokens"))
         B, K, T = input_ids.shape
+        check_mask(attention_mask, (B, K, T))
         if attention_mask is not None:
-            if tuple(attention_mask.shape) != (B, K, T):
-                raise ValueError(f"attention_mask must have the shape of input_ids {(B, K, T)}, "
-                                 f"got {tuple(attention_mask.shape)}")
             attention_mask = attention_mask.view(B * K, T)
         out = self.distilbert(input_ids.view(B * K, T), attention_mask, output_hidden_states,
                               output_attentions, token_type_ids)
         cls = out.last_hidden_state[:, 0]  # (B*K, T, C) -> (B*K, C)
         logits = self.classifier(self.dropout(torch.relu(self.pre_classifier(cls))))  # (B*K, C) -> (B*K, 1)
         logits = logits.view(B, K)
-        loss = None if labels is None else F.cross_entropy(logits, labels)
+        loss = None if labels is None else cross_entropy(logits, check_labels(labels, ((B,),), K))
         return SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from minidistil.masking import IGNORE_INDEX
+# The label of positions that a loss skips: padding, unmasked tokens, a word's continuation pieces.
+# PyTorch's cross-entropy skips -100 by default, and Hugging Face labels its data with it.
+IGNORE_INDEX = -100
 
 
 def distillation_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -41,7 +43,7 @@ def distillation_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
 
 
 def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the positions whose label is not -100 (the dense head: logits (B, T, V))."""
+    """Cross-entropy over the positions whose label is not IGNORE_INDEX (the dense head: logits (B, T, V))."""
     return F.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(), ignore_index=IGNORE_INDEX)
 
 

@@ -14,36 +14,91 @@ them with probability proportional to `count(token) ** -0.7` (the word2vec trick
     ...                              vocab_size=30522, special_ids=[0, 101, 102])
     >>> labels                                                   # -100: not a target
     tensor([[-100, 7592, -100, -100, -100]])
+
+Training tasks hold these settings as one `Masking`, built for a prepared corpus with
+`Masking.for_corpus(corpus, MaskingOptions(mlm_smoothing=0.7))` and applied as
+`masking(input_ids, attention_mask)`.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-IGNORE_INDEX = -100  # the label of positions that are not prediction targets (PyTorch's default)
+from minidistil.losses import IGNORE_INDEX
 
 
-def smoothed_token_probs(counts: np.ndarray, special_ids, smoothing: float = 0.7) -> torch.Tensor:
+MLM_PROBABILITY = 0.15  # BERT's share of the tokens that become prediction targets
+MLM_SMOOTHING = 0.7     # DistilBERT's code: positions picked in proportion to count(token) ** -0.7
+
+
+@dataclass
+class MaskingOptions:
+    """The masking knobs a run chooses (the command line's --mlm-probability and --mlm-smoothing)."""
+    mlm_probability: float = MLM_PROBABILITY  # share of tokens predicted
+    mlm_smoothing: float = 0.0                # pick masked positions by frequency ** -x; 0: uniform (DistilBERT: 0.7)
+
+    def __post_init__(self):
+        if not 0.0 < self.mlm_probability <= 1.0:
+            raise ValueError(f"mlm_probability must be in (0, 1], got {self.mlm_probability}")
+        if self.mlm_smoothing < 0:
+            raise ValueError(f"mlm_smoothing must be >= 0, got {self.mlm_smoothing}; DistilBERT used {MLM_SMOOTHING}")
+
+
+@dataclass
+class Masking:
+    """What `mask_tokens` needs besides the batch: the vocabulary's special ids and the rates."""
+    mask_token_id: int
+    vocab_size: int
+    special_ids: tuple[int, ...]                # never picked as targets ([CLS], [SEP], [PAD], [MASK])
+    mlm_probability: float = MLM_PROBABILITY    # share of the candidate tokens predicted
+    token_probs: torch.Tensor | None = None     # (V,) weight per token id (`smoothed_token_probs`); None: uniform
+
+    def __post_init__(self):
+        self.special_ids = tuple(self.special_ids)
+        if not 0.0 < self.mlm_probability <= 1.0:
+            raise ValueError(f"mlm_probability must be in (0, 1], got {self.mlm_probability}")
+
+    @classmethod
+    def for_corpus(cls, corpus, options: MaskingOptions | None = None) -> "Masking":
+        """The masking of a prepared `TokenCorpus`: its special ids and vocabulary, and with
+        `options.mlm_smoothing` > 0 DistilBERT's frequency weights from its token counts."""
+        options = options or MaskingOptions()
+        ids = corpus.special_ids
+        special = (ids["cls"], ids["sep"], ids["pad"], ids["mask"])
+        smoothing = options.mlm_smoothing
+        probs = smoothed_token_probs(corpus.counts, special, smoothing) if smoothing else None
+        return cls(ids["mask"], corpus.vocab_size, special, options.mlm_probability, probs)
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(corrupted input_ids, labels)` for one batch, as `mask_tokens`."""
+        return mask_tokens(input_ids, attention_mask, mask_token_id=self.mask_token_id, vocab_size=self.vocab_size,
+                           special_ids=self.special_ids, mlm_probability=self.mlm_probability,
+                           token_probs=self.token_probs, generator=generator)
+
+
+def smoothed_token_probs(counts: np.ndarray, special_ids, smoothing: float = MLM_SMOOTHING) -> torch.Tensor:
     """Per-token-id weights `max(count, 1) ** -smoothing`, zero for special tokens.
 
     `counts` is the token frequency table written by `minidistil.data.prepare_corpus`. Tokens never
     seen count as seen once, so that they do not get an infinite weight.
     """
     if smoothing < 0:
-        raise ValueError(f"mlm_smoothing must be >= 0, got {smoothing}; the paper uses 0.7")
+        raise ValueError(f"mlm_smoothing must be >= 0, got {smoothing}; DistilBERT used {MLM_SMOOTHING}")
     probs = np.maximum(np.asarray(counts, dtype=np.float64), 1.0) ** -smoothing
     probs[list(special_ids)] = 0.0
     return torch.tensor(probs, dtype=torch.float32)
 
 
 def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor, *, mask_token_id: int,
-                vocab_size: int, special_ids, mlm_probability: float = 0.15,
+                vocab_size: int, special_ids, mlm_probability: float = MLM_PROBABILITY,
                 mask_fraction: float = 0.8, random_fraction: float = 0.1,
                 token_probs: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return `(corrupted input_ids, labels)` for one batch; labels are -100 off target.
+    """Return `(corrupted input_ids, labels)` for one batch; labels are IGNORE_INDEX (-100) off target.
 
     input_ids, attention_mask: (B, T) ints, attention_mask 1 for real tokens and 0 for padding.
     Exactly `ceil(mlm_probability * n)` targets are drawn without replacement over the whole batch,

@@ -198,3 +198,58 @@ def token_f1(pred_tags: list[list[str]], gold_tags: list[list[str]], ignore: str
     tp = sum(p == g and g != ignore for p, g in zip(preds, golds))
     report["overall"] = _prf(tp, sum(p != ignore for p in preds), sum(g != ignore for g in golds))
     return report
+
+
+# ---------------------------------------------------------------- intervals
+
+def _resample(n: int, rounds: int, seed: int) -> list[list[int]]:
+    import random
+    rng = random.Random(seed)
+    return [[rng.randrange(n) for _ in range(n)] for _ in range(rounds)]
+
+
+def bootstrap_interval(correct: list, rounds: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """The percentile bootstrap interval of a mean score (Efron and Tibshirani 1993, ch. 13).
+
+    `correct` holds one score per test example (1/0 for accuracy). The test set is redrawn with
+    replacement `rounds` times; the interval holds the middle `level` of the redrawn means.
+    """
+    if not correct:
+        raise ValueError("cannot bootstrap an empty list of scores")
+    means = sorted(sum(correct[i] for i in rows) / len(correct) for rows in _resample(len(correct), rounds, seed))
+    cut = (1 - level) / 2
+    return means[int(cut * rounds)], means[min(int((1 - cut) * rounds), rounds - 1)]
+
+
+def paired_bootstrap(correct_a: list, correct_b: list, rounds: int = 1000, level: float = 0.95,
+                     seed: int = 0) -> dict:
+    """The difference mean(b) - mean(a) on the same test examples, with its paired bootstrap interval.
+
+    Both systems are scored on each redrawn test set, so the interval reflects how often they
+    disagree rather than the spread of each score alone (Koehn 2004; Berg-Kirkpatrick et al. 2012).
+    `exceeds` says whether the interval leaves out 0: a difference this test set can tell from noise.
+    """
+    _check_lengths(correct_b, correct_a)
+    diff = [b - a for a, b in zip(correct_a, correct_b)]
+    low, high = bootstrap_interval(diff, rounds, level, seed)
+    return {"difference": sum(diff) / len(diff), "low": low, "high": high, "exceeds": low > 0 or high < 0}
+
+
+def macro_paired_bootstrap(pairs: list[tuple[list, list]], rounds: int = 1000, level: float = 0.95,
+                           seed: int = 0) -> dict:
+    """A difference of macro-scores, as GLUE averages tasks: the mean over `pairs` (one per task
+    and run, each (scores of a, scores of b) on that task's test examples) of mean(b) - mean(a),
+    with its paired bootstrap interval: every round redraws each task's test set on its own."""
+    if not pairs:
+        raise ValueError("cannot bootstrap a macro-score of no tasks")
+    for a, b in pairs:
+        _check_lengths(b, a)
+    import random
+    rng = random.Random(seed)
+    diffs = [[y - x for x, y in zip(a, b)] for a, b in pairs]
+    samples = sorted(sum(sum(d[rng.randrange(len(d))] for _ in d) / len(d) for d in diffs) / len(diffs)
+                     for _ in range(rounds))
+    cut = (1 - level) / 2
+    low, high = samples[int(cut * rounds)], samples[min(int((1 - cut) * rounds), rounds - 1)]
+    difference = sum(sum(d) / len(d) for d in diffs) / len(diffs)
+    return {"difference": difference, "low": low, "high": high, "exceeds": low > 0 or high < 0}

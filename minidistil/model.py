@@ -8,12 +8,14 @@ Two implementations of the same equations sit side by side, chosen by `config.im
   "math"  the equations written out (matmul, softmax, erf, mean and variance); it computes every
           position, padding included, exactly as Hugging Face does.
   "fast"  fused kernels (F.scaled_dot_product_attention, F.layer_norm, F.gelu), and padding is
-          removed before the linear layers: the real tokens are gathered into one (N, C) matrix and
-          scattered back only for attention. Real-token outputs are equal to the math path; padded
+          removed before the linear layers: the tokens that matter are gathered into one (N, C)
+          matrix and scattered back only for attention. Those are the real tokens, and the padding
+          a head reads: position 0 (classification reads it, and left padding puts a pad there) and
+          every position of an all-padding row. They equal the math path; the other padded
           positions are never computed and come out as zeros.
 
 Shape legend:
-    B batch, T tokens (padded length), N real (non-padding) tokens in the batch, C width (dim),
+    B batch, T tokens (padded length), N computed tokens (fast path: real ones and position 0), C width (dim),
     H heads, D head size (C / H), F FFN size (hidden_dim), V vocabulary, L layers, P positions.
 
     >>> model = DistilBertModel(DistilBertConfig(dim=36, n_heads=3, hidden_dim=37, vocab_size=99))
@@ -30,6 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import checkpoint
 from .config import DistilBertConfig
 
 
@@ -77,15 +80,30 @@ def attention(q, k, v, keep, impl: str, dropout_p: float = 0.0, need_weights: bo
             scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
         weights = F.dropout(scores.softmax(dim=-1), dropout_p, training=dropout_p > 0)
         return weights @ v, weights  # (B, H, T, T) @ (B, H, T, D) -> (B, H, T, D)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=dropout_p), None
+    # sdpa adds a float mask to the scores. finfo.min rather than a boolean mask, with which sdpa
+    # returns zeros for an all-padding row where transformers (and the math branch) average.
+    bias = None if keep is None else torch.zeros(keep.shape, dtype=q.dtype, device=q.device).masked_fill(
+        ~keep, torch.finfo(q.dtype).min)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p), None
 
 
-def unpad(x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    return x.flatten(0, 1)[real]  # (B, T, C) -> (N, C)
+def rows_to_compute(keep: torch.Tensor) -> torch.Tensor:
+    """The fast path's flat (B*T) indices: real tokens, and the padding that transformers computes
+    and a head reads: position 0 of every row (sequence classification and multiple choice read
+    it; with left padding it is a pad), and all of an all-padding row (its position 0 attends to
+    every position of the row, uniformly)."""
+    need = keep.clone()
+    need[:, 0] = True
+    need[~keep.any(dim=1)] = True
+    return need.flatten().nonzero().squeeze(1)  # (N,)
 
 
-def pad(x: torch.Tensor, real: torch.Tensor, B: int, T: int) -> torch.Tensor:
-    out = x.new_zeros(B * T, x.size(-1)).index_copy(0, real, x)  # (N, C) -> (B*T, C), zeros at padding
+def unpad(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    return x.flatten(0, 1)[rows]  # (B, T, C) -> (N, C)
+
+
+def pad(x: torch.Tensor, rows: torch.Tensor, B: int, T: int) -> torch.Tensor:
+    out = x.new_zeros(B * T, x.size(-1)).index_copy(0, rows, x)  # (N, C) -> (B*T, C), zeros elsewhere
     return out.view(B, T, -1)
 
 
@@ -98,20 +116,20 @@ class MultiHeadSelfAttention(nn.Module):
         self.v_lin = nn.Linear(config.dim, config.dim)
         self.out_lin = nn.Linear(config.dim, config.dim)
 
-    def forward(self, x, keep, real=None, output_attentions=False):
-        """x: (B, T, C), or (N, C) when the fast path has removed padding (then `real` holds the
-        flat indices of the N real tokens). keep: (B, T) bool, True at real tokens; None if no padding."""
-        B, T = x.shape[:2] if real is None else keep.shape
+    def forward(self, x, keep, rows=None, output_attentions=False):
+        """x: (B, T, C), or (N, C) when the fast path has removed padding (then `rows` holds the
+        flat indices of the N computed tokens). keep: (B, T) bool, True at real tokens; None if no padding."""
+        B, T = x.shape[:2] if rows is None else keep.shape
         H, D = self.config.n_heads, self.config.head_dim
         q, k, v = self.q_lin(x), self.k_lin(x), self.v_lin(x)
-        if real is not None:  # one scatter for the three: (N, 3C) -> (B, T, 3C)
-            q, k, v = pad(torch.cat([q, k, v], dim=-1), real, B, T).split(H * D, dim=-1)
+        if rows is not None:  # one scatter for the three: (N, 3C) -> (B, T, 3C)
+            q, k, v = pad(torch.cat([q, k, v], dim=-1), rows, B, T).split(H * D, dim=-1)
         q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # (B, T, C) -> (B, H, T, D)
         p = self.config.attention_dropout if self.training else 0.0
         y, weights = attention(q, k, v, keep, self.config.impl, p, output_attentions)
         y = y.transpose(1, 2).reshape(B, T, H * D)  # (B, H, T, D) -> (B, T, C)
-        if real is not None:
-            y = unpad(y, real)  # (B, T, C) -> (N, C)
+        if rows is not None:
+            y = unpad(y, rows)  # (B, T, C) -> (N, C)
         return self.out_lin(y), weights
 
 
@@ -137,8 +155,8 @@ class TransformerBlock(nn.Module):
         self.ffn = FFN(config)
         self.output_layer_norm = LayerNorm(config.dim, config.impl)
 
-    def forward(self, x, keep, real=None, output_attentions=False):
-        a, weights = self.attention(x, keep, real, output_attentions)
+    def forward(self, x, keep, rows=None, output_attentions=False):
+        a, weights = self.attention(x, keep, rows, output_attentions)
         x = self.sa_layer_norm(x + a)
         x = self.output_layer_norm(x + self.ffn(x))
         return x, weights
@@ -146,11 +164,12 @@ class TransformerBlock(nn.Module):
 
 def sinusoidal_table(P: int, C: int) -> torch.Tensor:
     """PE[pos, 2i] = sin(pos / 10000^(2i/C)), PE[pos, 2i+1] = cos(same angle) (Vaswani et al. 2017, 3.5).
-    Computed in float64 and rounded once, as Hugging Face does with numpy."""
+    Computed in float64 and rounded once, as Hugging Face does with numpy. An odd C ends on a sin
+    channel with no cos partner, as in Hugging Face."""
     pos = torch.arange(P, dtype=torch.float64)[:, None]
-    angle = pos / 10000 ** (torch.arange(0, C, 2, dtype=torch.float64) / C)  # (P, C/2)
+    angle = pos / 10000 ** (torch.arange(0, C, 2, dtype=torch.float64) / C)  # (P, ceil(C/2))
     table = torch.empty(P, C, dtype=torch.float64)
-    table[:, 0::2], table[:, 1::2] = angle.sin(), angle.cos()
+    table[:, 0::2], table[:, 1::2] = angle.sin(), angle[:, : C // 2].cos()
     return table.float()
 
 
@@ -191,25 +210,31 @@ class Transformer(nn.Module):
     def forward(self, x, keep, output_hidden_states=False, output_attentions=False):
         """x: (B, T, C) embeddings; keep: (B, T) bool, True at real tokens."""
         B, T, C = x.shape
-        real, keep = None, None if bool(keep.all()) else keep
+        rows, keep = None, None if bool(keep.all()) else keep
         if self.config.impl == "fast" and keep is not None:
             # Padding only pads: drop it before the linear layers, which dominate the cost.
-            real = keep.flatten().nonzero().squeeze(1)  # (N,) flat indices of real tokens
-            x = unpad(x, real)  # (B, T, C) -> (N, C)
+            rows = rows_to_compute(keep)
+        h = x if rows is None else unpad(x, rows)  # (B, T, C) -> (N, C)
         states, attentions = [x], []
         for block in self.layer:
-            x, weights = block(x, keep, real, output_attentions)
-            states.append(x)
+            h, weights = block(h, keep, rows, output_attentions)
+            if rows is not None and output_hidden_states:
+                # Hand back (B, T, C) and feed the next block from that very tensor: every returned
+                # state then lies on the path to the output, so retain_grad() gets its gradient.
+                states.append(pad(h, rows, B, T))
+                h = unpad(states[-1], rows)
+            else:
+                states.append(h)
             attentions.append(weights)
-        if real is not None:  # (N, C) -> (B, T, C), zeros at padding
-            states = [pad(h, real, B, T) for h in (states if output_hidden_states else states[-1:])]
+        if rows is not None and not output_hidden_states:
+            states[-1] = pad(h, rows, B, T)  # (N, C) -> (B, T, C), zeros at the padding not computed
         return BaseModelOutput(states[-1],
                                tuple(states) if output_hidden_states else None,
                                tuple(attentions) if output_attentions else None)
 
 
 class PreTrainedModel(nn.Module):
-    """What every class shares: Hugging Face's weight init and the checkpoint IO (in convert.py)."""
+    """What every class shares: Hugging Face's weight init and the checkpoint IO (in checkpoint.py)."""
 
     config_class = DistilBertConfig
 
@@ -234,12 +259,16 @@ class PreTrainedModel(nn.Module):
         """Load a Hugging Face DistilBERT or BERT folder (config.json + model.safetensors or
         pytorch_model.bin). new_head=True starts the task head fresh when the folder has none;
         overrides replace config fields, e.g. num_labels=3 or id2label={...} for a new head."""
-        from .convert import load_pretrained  # convert.py imports the model classes
-        return load_pretrained(cls, folder, impl=impl, new_head=new_head, **overrides)
+        from . import quantize  # an int8 folder (config.json has "quantization") builds its int8 modules
+        if quantize.quantization_entry(folder) is not None:
+            return quantize.load_quantized(cls, folder, impl=impl, new_head=new_head, **overrides)
+        return checkpoint.load_pretrained(cls, folder, impl=impl, new_head=new_head, **overrides)
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        from .convert import save_pretrained
-        return save_pretrained(self, folder)
+        if hasattr(self, "quantization"):  # int8 modules (quantize.py) write their own format
+            from . import quantize
+            return quantize.save_quantized(self, folder)
+        return checkpoint.save_pretrained(self, folder)
 
 
 class DistilBertModel(PreTrainedModel):
@@ -264,11 +293,11 @@ def check_inputs(config: DistilBertConfig, input_ids, attention_mask, token_type
     if token_type_ids is not None:
         raise ValueError("DistilBERT has no token type (segment) embeddings, so token_type_ids cannot be "
                          "used; drop them and separate sentence pairs with the [SEP] token")
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.is_floating_point():
-        raise ValueError(f"input_ids must be a (batch, tokens) tensor of integer ids, got "
-                         f"{getattr(input_ids, 'dtype', type(input_ids).__name__)} of shape "
-                         f"{tuple(getattr(input_ids, 'shape', ()))}")
+    check_ids(input_ids, ("batch", "tokens"))
     B, T = input_ids.shape
+    if T == 0:
+        raise ValueError(f"input_ids has rows of zero tokens (shape {(B, T)}); every row needs at least "
+                         f"one token, e.g. the tokenizer's [CLS] [SEP]")
     if T > config.max_position_embeddings:
         raise ValueError(f"the input has {T} tokens but the position table holds "
                          f"{config.max_position_embeddings}; truncate or split the text")
@@ -276,6 +305,25 @@ def check_inputs(config: DistilBertConfig, input_ids, attention_mask, token_type
         raise ValueError(f"token ids must lie in [0, {config.vocab_size}) for this vocabulary, got ids from "
                          f"{int(input_ids.min())} to {int(input_ids.max())}; was the text tokenized "
                          f"with another vocabulary?")
-    if attention_mask is not None and tuple(attention_mask.shape) != (B, T):
-        raise ValueError(f"attention_mask must have the shape of input_ids {(B, T)}, got "
+    check_mask(attention_mask, (B, T))
+
+
+def check_ids(input_ids, dims: tuple[str, ...]) -> None:
+    # nn.Embedding indexes with int64 or int32 only; bool, uint8 or int16 ids are almost always a
+    # mask or a dtype slip, so they are refused rather than cast.
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != len(dims) or \
+            input_ids.dtype not in (torch.long, torch.int):
+        raise ValueError(f"input_ids must be a ({', '.join(dims)}) tensor of integer ids (int64 or int32), got "
+                         f"{getattr(input_ids, 'dtype', type(input_ids).__name__)} of shape "
+                         f"{tuple(getattr(input_ids, 'shape', ()))}; convert token ids with .long()")
+
+
+def check_mask(attention_mask, shape: tuple) -> None:
+    if attention_mask is None:
+        return
+    if not isinstance(attention_mask, torch.Tensor):
+        raise TypeError(f"attention_mask must be a tensor like input_ids, got a {type(attention_mask).__name__}; "
+                        f"wrap it with torch.tensor(...)")
+    if tuple(attention_mask.shape) != shape:
+        raise ValueError(f"attention_mask must have the shape of input_ids {shape}, got "
                          f"{tuple(attention_mask.shape)}")

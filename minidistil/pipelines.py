@@ -24,6 +24,7 @@ method of Radev et al. (2004) with a neural encoder in place of TF-IDF.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from . import features as feats
+from .batching import forward_in_length_order
 from .heads import (DistilBertForMaskedLM, DistilBertForQuestionAnswering,
                     DistilBertForSequenceClassification, DistilBertForTokenClassification)
 from .model import DistilBertModel
@@ -68,33 +70,57 @@ class Pipeline:
     def __init__(self, model, tokenizer, batch_size=16, max_length=None):
         self.model = model.eval()
         self.tokenizer = tokenizer
+        _check_count("batch_size", batch_size)
         self.batch_size = batch_size
         self.max_length = max_length or model.config.max_position_embeddings
 
-    @torch.no_grad()
-    def run(self, features: list[dict]) -> list:
-        """Forward every feature in length-sorted batches; return per-feature outputs in their order."""
-        outputs = [None] * len(features)
-        for batch_ids in feats.length_sorted_batches(features, self.batch_size):
-            batch = feats.collate([features[i] for i in batch_ids], self.tokenizer.pad_token_id)
-            out = self.forward(batch["input_ids"], batch["attention_mask"])
-            for row, i in enumerate(batch_ids):
-                outputs[i] = [o[row] for o in out]  # rows keep their padding; decoders read real positions
-        return outputs
+    def run(self, features: list[dict]) -> list[tuple]:
+        """Forward every feature in length-sorted batches; return per-feature outputs in their order.
+        Rows keep their batch's padding; the decoders read only the real positions."""
+        return forward_in_length_order(self.forward, features, self.tokenizer.pad_token_id, self.batch_size)
 
     def forward(self, input_ids, attention_mask) -> tuple:
         out = self.model(input_ids, attention_mask=attention_mask)
         return (out.logits,)
 
 
-def _as_list(inputs) -> tuple[list, bool]:
+def _as_list(inputs, what: str = "inputs") -> tuple[list[str], bool]:
+    """(texts, whether one string was given). A list may be empty; "" and "   " are texts like any
+    other (they encode to [CLS] [SEP], as in transformers); anything that is not text is refused."""
     if isinstance(inputs, str):
         return [inputs], True
-    inputs = list(inputs)
-    for n, text in enumerate(inputs):
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"input {n} is {text!r}; every input must be a non-empty string")
-    return inputs, False
+    if isinstance(inputs, (bytes, bytearray)):
+        raise TypeError(f"{what} are bytes; decode them to a string first, e.g. data.decode('utf-8')")
+    # A dict would iterate over its keys; any other iterable (a tuple, a generator, a pandas Series) is fine.
+    if isinstance(inputs, dict) or not isinstance(inputs, Iterable):
+        raise TypeError(f"{what} must be a string or a list of strings, got {type(inputs).__name__}")
+    texts = list(inputs)
+    for n, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{what} must be strings, but item {n} is {type(text).__name__} {text!r:.40}")
+    return texts, False
+
+
+def _check_count(name: str, value, most: int | None = None) -> None:
+    """`value` must be an integer in [1, most]."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if most is not None and value > most:
+        raise ValueError(f"{name}={value} is more than the {most} there are to choose from; pass at most {most}")
+
+
+def _warn_mostly_unknown(tokenizer, ids_per_text) -> None:
+    """Warn when more than half of a text's word pieces are [UNK] (say, Chinese into an English
+    vocabulary): the model then sees almost nothing of the text, yet still answers with confidence."""
+    special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id}
+    n = 0
+    for ids in ids_per_text:
+        pieces = [i for i in ids if i not in special]
+        n += 2 * sum(i == tokenizer.unk_token_id for i in pieces) > len(pieces)
+    if n:
+        warnings.warn(f"{n} input(s) are mostly {tokenizer.unk_token} (more than half of their word pieces are "
+                      f"not in the vocabulary, as with a script it does not cover); their results say little",
+                      UserWarning, stacklevel=3)
 
 
 def _warn(n: int, what: str) -> None:
@@ -102,13 +128,23 @@ def _warn(n: int, what: str) -> None:
         warnings.warn(f"{n} input(s) are longer than the model's {what}", UserWarning, stacklevel=3)
 
 
+def _untruncated_ids(tokenizer, texts) -> list[list[int]]:
+    """The ids of each whole text. The pipeline encodes beyond the model's length on purpose, to
+    measure, and says itself what it does with long inputs; the tokenizer's own warning is off."""
+    return tokenizer(texts, verbose=False)["input_ids"]
+
+
 def _tokenized_lengths(tokenizer, texts) -> list[int]:
-    return [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    return [len(ids) for ids in _untruncated_ids(tokenizer, texts)]
 
 
 class FillMask(Pipeline):
     def __call__(self, inputs, top_k: int = 5):
+        """Per input, the `top_k` candidates for its mask; with several masks, one such list per mask."""
         texts, single = _as_list(inputs)
+        _check_count("top_k", top_k, most=self.model.config.vocab_size)
+        if not texts:
+            return []
         lengths = _tokenized_lengths(self.tokenizer, texts)
         _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
@@ -116,31 +152,45 @@ class FillMask(Pipeline):
         for n, ids in enumerate(enc["input_ids"]):
             ids = np.asarray(ids)
             if not (ids == self.tokenizer.mask_token_id).any():
-                raise ValueError(f"input {n} has no {self.tokenizer.mask_token} token (or it was truncated away)")
+                raise ValueError(f"input {n} has no {self.tokenizer.mask_token} token (or it was truncated away); "
+                                 f"put {self.tokenizer.mask_token} where a word is to be predicted")
             features.append({"input_ids": ids})
+        _warn_mostly_unknown(self.tokenizer, enc["input_ids"])
         results = []
         for f, (logits,) in zip(features, self.run(features)):
             found = []
-            for position in np.flatnonzero(f["input_ids"] == self.tokenizer.mask_token_id):
+            positions = np.flatnonzero(f["input_ids"] == self.tokenizer.mask_token_id)
+            for position in positions:
                 probs = torch.softmax(logits[position].float(), -1)
                 top = torch.topk(probs, top_k)
-                found.append([self._filled(f["input_ids"], position, int(t), float(p))
+                found.append([self._filled(f["input_ids"], position, int(t), float(p), len(positions) > 1)
                               for p, t in zip(top.values, top.indices)])
             results.append(found[0] if len(found) == 1 else found)
         return results[0] if single else results
 
-    def _filled(self, ids, position, token, score) -> dict:
+    def _filled(self, ids, position, token, score, several_masks: bool) -> dict:
         ids = ids.copy()
         ids[position] = token
-        return {"score": score, "token": token, "token_str": self.tokenizer.decode([token]),
-                "sequence": self.tokenizer.decode(ids.tolist(), skip_special_tokens=True)}
+        # With several masks each candidate fills only its own; the others stay visible as [MASK],
+        # so special tokens are kept ([CLS] and [SEP] too), as in transformers' FillMaskPipeline.
+        sequence = self.tokenizer.decode(ids.tolist(), skip_special_tokens=not several_masks)
+        return {"score": score, "token": token, "token_str": self.tokenizer.decode([token]), "sequence": sequence}
 
 
 class TextClassification(Pipeline):
     def __call__(self, inputs, top_k: int | None = 1, stride: int = 64):
+        """Per input, the best {label, score}; a ranked list of `top_k` of them when top_k is not 1,
+        of every label when it is None. A top_k above the number of labels gives every label, as in
+        transformers."""
         texts, single = _as_list(inputs)
+        if top_k is not None:
+            _check_count("top_k", top_k)
+        if not texts:
+            return []
         examples = [{"text": t} for t in texts]
-        lengths = _tokenized_lengths(self.tokenizer, texts)
+        ids = _untruncated_ids(self.tokenizer, texts)
+        _warn_mostly_unknown(self.tokenizer, ids)
+        lengths = [len(i) for i in ids]
         _warn(sum(n > self.max_length for n in lengths),
               f"{self.max_length} tokens; each is read in overlapping windows and the windows' "
               f"probabilities are averaged")
@@ -162,12 +212,23 @@ class QuestionAnswering(Pipeline):
 
     def __call__(self, question, context, top_k: int = 1, doc_stride: int = 128, max_answer_len: int = 15,
                  max_seq_len: int = 384, handle_impossible_answer: bool = False):
-        questions, single = _as_list(question)
-        contexts, _ = _as_list(context)
+        questions, single = _as_list(question, "questions")
+        contexts, _ = _as_list(context, "contexts")
+        _check_count("top_k", top_k)
+        _check_count("max_answer_len", max_answer_len)
+        if not questions or not contexts:
+            raise ValueError(f"got {len(questions)} questions and {len(contexts)} contexts; pass at least one "
+                             f"question and one context to search for its answer")
+        # An empty question encodes to nothing, so every window would answer the same non-question.
+        for name, texts in (("question", questions), ("context", contexts)):
+            empty = [n for n, t in enumerate(texts) if not t.strip()]
+            if empty:
+                raise ValueError(f"{name} {empty[0]} is empty; every {name} needs some text")
         if len(questions) == 1 and len(contexts) > 1:
             questions = questions * len(contexts)
         if len(questions) != len(contexts):
-            raise ValueError(f"got {len(questions)} questions for {len(contexts)} contexts")
+            raise ValueError(f"got {len(questions)} questions for {len(contexts)} contexts; pass one question "
+                             f"per context, or a single question for all of them")
         max_seq_len = min(max_seq_len, self.max_length)
         room = max_seq_len - 3 - max(len(ids) for ids in self.tokenizer(questions, add_special_tokens=False)["input_ids"])
         if doc_stride >= room:
@@ -202,9 +263,12 @@ class TokenClassification(Pipeline):
         if aggregation_strategy not in self.STRATEGIES:
             raise ValueError(f"aggregation_strategy must be one of {self.STRATEGIES}, got {aggregation_strategy!r}")
         texts, single = _as_list(inputs)
+        if not texts:
+            return []
         lengths = _tokenized_lengths(self.tokenizer, texts)
         _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, return_offsets_mapping=True)
+        _warn_mostly_unknown(self.tokenizer, enc["input_ids"])
         features = [{"input_ids": np.asarray(ids), "offsets": off}
                     for ids, off in zip(enc["input_ids"], enc["offset_mapping"])]
         results = []
@@ -291,10 +355,14 @@ class Embedding(Pipeline):
         return (F.normalize(mean, p=2, dim=-1),)
 
     def __call__(self, inputs) -> torch.Tensor:
+        """One (N, C) tensor, a unit row per input; (0, C) for an empty list."""
         texts, _ = _as_list(inputs)
+        if not texts:
+            return torch.empty(0, self.model.config.dim)
         lengths = _tokenized_lengths(self.tokenizer, texts)
         _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        _warn_mostly_unknown(self.tokenizer, enc["input_ids"])
         features = [{"input_ids": np.asarray(ids)} for ids in enc["input_ids"]]
         return torch.stack([out[0] for out in self.run(features)])  # (N, C)
 
@@ -302,6 +370,7 @@ class Embedding(Pipeline):
 class Summarization(Embedding):
     def __call__(self, inputs, num_sentences: int = 3) -> list[dict] | dict:
         texts, single = _as_list(inputs)
+        _check_count("num_sentences", num_sentences)
         results = []
         for text in texts:
             found = feats.sentences(text)

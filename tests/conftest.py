@@ -1,7 +1,9 @@
 """Shared fixtures: the real weights and vocabulary from the registry packages (see minidistil/sources.py)."""
 import pytest
 import torch
+import transformers
 
+import minidistil as md
 from minidistil import WordPieceTokenizer, sources
 
 
@@ -45,3 +47,35 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------- model folders (checkpoint and convert tests)
+# Odd sizes turn transposition bugs into shape errors.
+ODD = dict(vocab_size=99, dim=36, n_heads=3, hidden_dim=37, n_layers=2, max_position_embeddings=17)
+BERT_ODD = dict(vocab_size=99, hidden_size=36, num_attention_heads=3, intermediate_size=37, num_hidden_layers=2,
+                max_position_embeddings=17, type_vocab_size=2)
+
+
+def randomise(model, std=0.5):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, std)
+    return model.eval()
+
+
+@pytest.fixture
+def bert_mlm_dir(tmp_path):
+    bert = randomise(transformers.BertForMaskedLM(transformers.BertConfig(**BERT_ODD)))
+    bert.save_pretrained(str(tmp_path / "bert"))
+    return tmp_path / "bert", bert
+
+
+@pytest.fixture
+def distil_dir(tmp_path):
+    model = randomise(md.DistilBertForMaskedLM(md.DistilBertConfig(**ODD)))
+    model.save_pretrained(tmp_path / "distil")
+    return tmp_path / "distil", model
+
+
+def batch():
+    return torch.randint(1, 99, (2, 13)), torch.tensor([[1] * 13, [1] * 7 + [0] * 6])

@@ -1,12 +1,11 @@
-"""User files, corpus preparation into a memory-mapped id file, length-grouped batches."""
+"""User files and corpus preparation into a memory-mapped id file."""
 import json
 import tracemalloc
 
 import numpy as np
 import pytest
 
-from minidistil.data import (LengthGroupedBatches, PrepareOptions, TokenCorpus, collate, prepare_corpus,
-                             read_documents)
+from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus, read_documents
 from minidistil.tokenizer import WordPieceTokenizer
 
 
@@ -20,7 +19,7 @@ class WordTokenizer:
     def __len__(self):
         return len(self.vocab)
 
-    def __call__(self, texts, add_special_tokens=True):
+    def __call__(self, texts, add_special_tokens=True, verbose=True):
         assert not add_special_tokens
         return {"input_ids": [[self.vocab.get(w, 1) for w in t.lower().split()] for t in texts]}
 
@@ -60,6 +59,11 @@ def test_bad_user_files_raise_a_sentence(tmp_path, name, content, column, messag
 def test_missing_user_file_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.txt does not exist"):
         list(read_documents(tmp_path / "nope.txt"))
+
+
+def test_a_folder_given_as_a_user_file_is_named_as_a_folder(tmp_path):
+    with pytest.raises(ValueError, match="is a folder; pass the .txt, .csv or .jsonl files in it"):
+        list(read_documents(tmp_path))
 
 
 # ---------------------------------------------------------------- preparation
@@ -159,37 +163,3 @@ def test_split_holds_out_chunks_without_overlap(tmp_path, tok):
     assert len(train) + len(held) == len(corpus) and len(held) == 4
     assert not set(train.indices) & set(held.indices)
     assert json.loads((tmp_path / "meta.json").read_text())["n_chunks"] == len(corpus)
-
-
-# ---------------------------------------------------------------- batching
-
-def test_length_grouped_batches_cover_each_example_once_per_epoch_and_pad_less():
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(8, 129, size=1003)
-    batches = LengthGroupedBatches(lengths, batch_size=16, seed=3)
-    epoch = batches.epoch(0)
-    assert epoch.shape == (1003 // 16, 16)
-    assert len(np.unique(epoch)) == epoch.size                  # no example twice
-    assert not np.array_equal(epoch, batches.epoch(1))          # a new order each epoch
-    np.testing.assert_array_equal(epoch, LengthGroupedBatches(lengths, 16, seed=3).epoch(0))  # reproducible
-    assert np.array_equal(batches.batch(0), epoch[0]) and np.array_equal(batches.batch(63), batches.epoch(1)[1])
-
-    def padding(rows):
-        return sum(lengths[r].max() * len(r) - lengths[r].sum() for r in rows)
-
-    random_rows = rng.permutation(1003)[:epoch.size].reshape(epoch.shape)
-    assert padding(epoch) < 0.2 * padding(random_rows)
-
-
-def test_collate_pads_each_batch_to_its_own_longest_example():
-    batch = collate([{"input_ids": np.array([2, 7, 3]), "label": 1, "tags": np.array([0, 1, 0])},
-                     {"input_ids": np.array([2, 3]), "label": 0, "tags": np.array([0, 0])}], pad_token_id=0)
-    assert batch["input_ids"].tolist() == [[2, 7, 3], [2, 3, 0]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
-    assert batch["tags"].tolist() == [[0, 1, 0], [0, 0, -100]]
-    assert batch["label"].tolist() == [1, 0]
-
-
-def test_too_few_examples_for_a_batch_is_an_error():
-    with pytest.raises(ValueError, match="at least that many examples"):
-        LengthGroupedBatches(np.ones(3), batch_size=4)

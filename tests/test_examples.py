@@ -6,10 +6,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from minidistil import sources, teacher
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-TINY = ["--corpora", "hamlet", "--adapt-steps", "2", "--distill-steps", "2", "--finetune-examples", "64",
-        "--epochs", "1", "--eval-examples", "64", "--threads", "1"]
+TINY = ["--distill-steps", "2", "--finetune-examples", "64", "--epochs", "1", "--eval-examples", "64",
+        "--cloze-items", "20", "--transfer-examples", "100", "--threads", "1"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher(tmp_path_factory):
+    """A teacher built with the real recipe on two small corpora and a few steps (the demo's own is
+    built once per machine and takes about 20 minutes)."""
+    settings = sources.TeacherSettings(corpora="hamlet,headlines", max_length=32, max_steps=2, batch_size=4,
+                                       heldout_chunks=16)
+    return str(teacher.build(settings, tmp_path_factory.mktemp("teacher") / "t", progress=False) / "model")
 
 
 def run(script: str, *args) -> str:
@@ -19,24 +32,30 @@ def run(script: str, *args) -> str:
     return done.stdout
 
 
-def test_demo_prints_the_papers_table_and_writes_curves_and_summary(tmp_path):
-    out = run("demo.py", "--out", str(tmp_path), *TINY)
+def test_demo_prints_the_papers_table_and_writes_curves_and_summary(tmp_path, tiny_teacher):
+    out = run("demo.py", "--out", str(tmp_path), "--teacher", tiny_teacher, *TINY)
     assert "| model | layers | parameters |" in out and "student vs teacher:" in out
+    assert "fill in the blank, 20 held-out sentences" in out and "paired 95% interval" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["test_accuracy"]) == {"teacher", "student", "student-D"}
     assert all(0 <= a <= 1 for a in summary["test_accuracy"].values())
     assert all(v > 0 for v in summary["tokens_per_s"].values())
-    # the student is the teacher's layers 0, 2, 5 under its own name, saved with the tokenizer
-    student = json.loads((tmp_path / "student" / "config.json").read_text())
-    assert student["n_layers"] == 3 and (tmp_path / "student" / "vocab.txt").is_file()
-    for run_name in ("adapt-teacher", "distill", "sentiment-teacher", "sentiment-student", "sentiment-student-D"):
-        assert (tmp_path / f"{run_name}-loss.png").stat().st_size > 1000
+    for low, high in summary["test_interval"].values():
+        assert 0 <= low <= high <= 1
+    assert summary["transfer_texts"] == 100  # --transfer-examples
+    # the student is the teacher's layers 0, 2, 5, saved with the tokenizer where every run keeps its model
+    student = json.loads((tmp_path / "distill" / "model" / "config.json").read_text())
+    assert student["n_layers"] == 3 and (tmp_path / "distill" / "model" / "vocab.txt").is_file()
+    assert (tmp_path / "sentiment-student" / "model" / "vocab.txt").is_file()
+    for run_name in ("distill", "sentiment-teacher", "sentiment-student", "sentiment-student-D"):
+        assert (tmp_path / run_name / "loss.png").stat().st_size > 1000
 
 
-def test_ablation_rewrites_only_its_own_section_of_the_results_page(tmp_path):
+def test_ablation_rewrites_only_its_own_section_of_the_results_page(tmp_path, tiny_teacher):
     page = tmp_path / "RESULTS.md"
     page.write_text("# Results\n\n## The demo\n\nthe demo's table\n\n## The ablation at laptop scale\n\nan old table\n")
-    out = run("ablation.py", "--out", str(tmp_path / "runs"), "--seeds", "1", "--results", str(page), *TINY)
+    out = run("ablation.py", "--out", str(tmp_path / "runs"), "--seeds", "1", "--tasks", "sentiment,tweets",
+              "--results", str(page), "--teacher", tiny_teacher, *TINY)
     text = page.read_text()
     assert text.startswith("# Results\n\n## The demo\n\nthe demo's table\n\n## The ablation at laptop scale\n")
     assert "an old table" not in text and text.count("## The ablation at laptop scale") == 1
@@ -44,5 +63,9 @@ def test_ablation_rewrites_only_its_own_section_of_the_results_page(tmp_path):
     assert [r.split(" | ")[0] for r in rows] == ["| (a) triple loss", "| (b) without cosine", "| (c) without KL",
                                                 "| (d) without MLM", "| (e) random init", "| (f) no distillation"]
     assert "| 0 (reference) |" in rows[0] and "python examples/ablation.py --out" in text
-    assert len(json.loads((tmp_path / "runs" / "test.json").read_text())) == 6
+    for row in rows[1:]:  # every difference has its paired interval and a verdict
+        cells = row.split(" | ")
+        assert cells[5].startswith("[") and cells[6] in ("yes", "no")
+    assert "Beyond the noise of these test sets" in text
+    assert len(json.loads((tmp_path / "runs" / "test.json").read_text())) == 6 * 1 * 2  # variants x seeds x tasks
     assert "measured run time" in out

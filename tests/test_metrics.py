@@ -111,3 +111,38 @@ def test_token_f1_leaves_o_out_of_the_average():
     assert report["overall"]["f1"] == pytest.approx(4 / 7)
     assert report["COMMA"]["precision"] == 0.5 and report["QUESTION"]["recall"] == 0.0
     assert "O" not in report
+
+
+def test_bootstrap_interval_matches_the_normal_approximation_of_a_proportion():
+    # 800 of 1,000 right: the binomial standard error is sqrt(0.8 * 0.2 / 1000) = 0.01265,
+    # so the 95% interval is about 0.8 +- 1.96 * 0.01265 = [0.775, 0.825].
+    correct = [1] * 800 + [0] * 200
+    low, high = metrics.bootstrap_interval(correct, rounds=2000, seed=1)
+    assert low < 0.8 < high
+    assert abs(low - 0.775) < 0.006 and abs(high - 0.825) < 0.006
+
+
+def test_paired_bootstrap_sees_a_consistent_gain_that_the_unpaired_intervals_hide():
+    # b is right wherever a is, and on 30 more of 1,000 examples: +3 points, always positive.
+    a = [1] * 700 + [0] * 300
+    b = [1] * 730 + [0] * 270
+    paired = metrics.paired_bootstrap(a, b, rounds=1000, seed=0)
+    assert paired["difference"] == pytest.approx(0.03) and paired["exceeds"] and paired["low"] > 0.015
+    low_b, _ = metrics.bootstrap_interval(b, seed=0)
+    _, high_a = metrics.bootstrap_interval(a, seed=0)
+    assert low_b < high_a  # the two unpaired intervals overlap
+    same = metrics.paired_bootstrap(a, a)
+    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0, "exceeds": False}
+    with pytest.raises(ValueError, match="empty"):
+        metrics.bootstrap_interval([])
+
+
+def test_a_macro_difference_averages_tasks_and_its_interval_covers_it():
+    # task 1: b gains 10 of 100; task 2: no change on 50 examples -> macro difference (0.10 + 0) / 2 = 0.05
+    one = ([0] * 100, [1] * 10 + [0] * 90)
+    two = ([1] * 25 + [0] * 25, [1] * 25 + [0] * 25)
+    result = metrics.macro_paired_bootstrap([one, two], rounds=500, seed=0)
+    assert result["difference"] == pytest.approx(0.05)
+    assert result["low"] < 0.05 < result["high"] and result["exceeds"]
+    # with one task it is the plain paired bootstrap
+    assert metrics.macro_paired_bootstrap([one], seed=0)["difference"] == metrics.paired_bootstrap(*one)["difference"]

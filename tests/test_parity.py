@@ -136,9 +136,10 @@ def test_question_answering_fast_path_loss_matches_on_unpadded_batches():
 
 
 @pytest.mark.parametrize("impl", ["math", "fast"])
-def test_sinusoidal_positions_match_transformers(impl):
-    hf = hf_model(transformers.DistilBertModel, sinusoidal_pos_embds=True, dim=38, n_heads=2)
-    ours = md.DistilBertModel(md.DistilBertConfig(**{**ODD, "dim": 38, "n_heads": 2}, sinusoidal_pos_embds=True,
+@pytest.mark.parametrize("dim,n_heads", [(38, 2), (35, 5)])  # an odd width ends on a lone sin channel
+def test_sinusoidal_positions_match_transformers(impl, dim, n_heads):
+    hf = hf_model(transformers.DistilBertModel, sinusoidal_pos_embds=True, dim=dim, n_heads=n_heads)
+    ours = md.DistilBertModel(md.DistilBertConfig(**{**ODD, "dim": dim, "n_heads": n_heads}, sinusoidal_pos_embds=True,
                                                   impl=impl)).eval()
     table = hf.state_dict()["embeddings.position_embeddings.weight"]
     assert torch.equal(ours.embeddings.position_embeddings.weight, table)  # our own table, not a copy
@@ -149,6 +150,61 @@ def test_sinusoidal_positions_match_transformers(impl):
                                                                output_hidden_states=True)
     for x, y in zip(a.hidden_states, b.hidden_states):
         assert_close(x, y, mask.bool())
+
+
+# ---------------------------------------------------------------- what a head reads from padding
+
+def padded_at_position_0(with_empty_row=True):
+    """Left padding puts a pad at position 0, which classification reads; an all-padding row too."""
+    ids, mask = batch(B=4, lengths=(13, 9, 4, 0 if with_empty_row else 6))
+    mask[1] = mask[1].flip(0)  # left padding
+    return ids, mask
+
+
+@pytest.mark.parametrize("impl", ["math", "fast"])
+@pytest.mark.parametrize("cls", [md.DistilBertForSequenceClassification, md.DistilBertForMultipleChoice])
+def test_classification_of_rows_padded_at_position_0_matches_transformers(cls, impl):
+    hf = hf_model(getattr(transformers, cls.__name__), num_labels=3)
+    ours = ours_like(hf, cls, impl, num_labels=3)
+    ids, mask = padded_at_position_0()
+    if cls is md.DistilBertForMultipleChoice:  # 2 questions with 2 choices each
+        ids, mask = ids.view(2, 2, 13), mask.view(2, 2, 13)
+    with torch.no_grad():
+        a, b = ours(ids, mask).logits, hf(input_ids=ids, attention_mask=mask).logits
+    assert_close(a, b, what="logits")
+    assert torch.equal(a.argmax(-1), b.argmax(-1))
+
+
+@pytest.mark.parametrize("impl", ["math", "fast"])
+def test_left_padding_matches_transformers_sdpa_attention_too(impl):
+    """transformers' default attention. (Its sdpa and eager attention disagree on an all-padding
+    row; ours follows eager there, tested above.)"""
+    hf = hf_model(transformers.DistilBertForSequenceClassification)
+    hf.set_attn_implementation("sdpa")
+    ours = ours_like(hf, md.DistilBertForSequenceClassification, impl)
+    ids, mask = padded_at_position_0(with_empty_row=False)
+    with torch.no_grad():
+        assert_close(ours(ids, mask).logits, hf(input_ids=ids, attention_mask=mask).logits, what="logits")
+
+
+@pytest.mark.parametrize("impl", ["math", "fast"])
+def test_returned_hidden_states_get_the_gradients_transformers_gives_them(impl):
+    """Attribution methods call retain_grad() on the returned states and read .grad after backward."""
+    hf = hf_model(transformers.DistilBertForSequenceClassification)
+    ours = ours_like(hf, md.DistilBertForSequenceClassification, impl)
+    ids, mask = padded_at_position_0()
+    grads = []
+    for model, kw in ((ours, {}), (hf, dict(input_ids=ids, attention_mask=mask))):
+        out = model(**kw, output_hidden_states=True) if kw else model(ids, mask, output_hidden_states=True)
+        for h in out.hidden_states:
+            h.retain_grad()
+        out.logits[:, 1].sum().backward()
+        grads.append([h.grad for h in out.hidden_states])
+    # The all-padding row is left out: its uniform attention does not depend on the scores, but
+    # transformers' additive mask still passes them a gradient (ours: none on the math path).
+    for i, (x, y) in enumerate(zip(*grads)):
+        assert x is not None and x.isfinite().all(), f"hidden_states[{i}] has no gradient"
+        assert_close(x[:3], y[:3], what=f"grad of hidden_states[{i}]")  # padding too: 0 where no head reads
 
 
 # ---------------------------------------------------------------- the real BERT teacher

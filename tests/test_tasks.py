@@ -5,7 +5,7 @@ import tarfile
 
 import pytest
 
-from minidistil import sources, tasks, wordnet
+from minidistil import debian, sources, tasks, wordnet
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_wordnet_refuses_a_file_with_another_hash(tmp_path, monkeypatch):
 
 def test_wordnet_unreachable_says_how_to_fetch_it(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIDISTIL_CACHE", str(tmp_path))
-    monkeypatch.setattr(wordnet, "MIRROR", "http://127.0.0.1:9")
+    monkeypatch.setattr(debian, "MIRROR", "http://127.0.0.1:9")
     monkeypatch.setenv("PATH", "")  # no apt-get either
     with pytest.raises(sources.SourceError, match="could not fetch the Debian package wordnet-base"):
         wordnet.data_dir()
@@ -89,7 +89,7 @@ def test_wordnet_ar_reader_finds_members():
     member = b"abc"
     header = b"x.txt/".ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + b"644".ljust(8) \
         + str(len(member)).encode().ljust(10) + b"`\n"
-    assert wordnet._read_ar(b"!<arch>\n" + header + member + b"\n") == {"x.txt": b"abc"}
+    assert debian.read_ar(b"!<arch>\n" + header + member + b"\n") == {"x.txt": b"abc"}
 
 
 def test_choice_task_holds_the_right_definition_among_four():

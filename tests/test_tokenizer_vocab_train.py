@@ -1,10 +1,14 @@
 """Vocabulary training: the result is a well-formed WordPiece vocabulary that Hugging Face loads and
 tokenizes exactly as we do."""
+import doctest
+
 import pytest
 from transformers import BertTokenizer
 
+import minidistil.vocab_train
 from minidistil import WordPieceTokenizer, sources
-from minidistil.vocab_train import SPECIALS, basic_words, tokens_per_word, train_vocab
+from minidistil.tokenizer import vocab_train
+from minidistil.tokenizer.vocab_train import SPECIALS, basic_words, tokens_per_word, train_vocab
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +54,12 @@ def test_basic_words_are_the_words_wordpiece_sees():
 def test_bad_training_input_raises(texts, size, error):
     with pytest.raises(error):
         train_vocab(texts, vocab_size=size)
+
+
+def test_the_old_import_path_still_works():
+    assert minidistil.vocab_train.train_vocab is train_vocab
+
+
+def test_docstring_examples_run():
+    failed, attempted = doctest.testmod(vocab_train)
+    assert attempted > 0 and failed == 0

@@ -7,14 +7,15 @@ import torch
 from torch import nn
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM
-from minidistil.data import collate
-from minidistil.masking import mask_tokens
+from minidistil.batching import collate
+from minidistil.masking import Masking, mask_tokens
 from minidistil.mlm import MLMTask
 from minidistil.train import (NonFiniteLossError, TrainConfig, evaluate_losses, linear_warmup_decay,
                               make_optimizer, train)
 
 V = 53
 SPECIAL = dict(mask_token_id=4, special_ids=[0, 2, 3, 4], vocab_size=V)
+MASKING = Masking(**SPECIAL)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -91,7 +92,7 @@ def test_gradient_accumulation_equals_one_big_batch(tmp_path):
 
 def test_metrics_log_every_loss_term_lr_and_speed_and_the_eval_perplexity(tmp_path):
     data = examples()
-    task = MLMTask(tiny_model(), **SPECIAL)
+    task = MLMTask(tiny_model(), MASKING)
     result = train(task, data, quiet(tmp_path, max_steps=4, log_every=2, eval_every=2),
                    eval_fn=lambda t: evaluate_losses(t, data[:8], batch_size=4))
     lines = records(tmp_path)
@@ -104,7 +105,7 @@ def test_metrics_log_every_loss_term_lr_and_speed_and_the_eval_perplexity(tmp_pa
 
 def test_evaluation_is_deterministic_and_leaves_the_task_in_train_mode(tmp_path):
     data = examples()
-    task = MLMTask(tiny_model(), **SPECIAL)
+    task = MLMTask(tiny_model(), MASKING)
     task.train()
     first, second = evaluate_losses(task, data, batch_size=5), evaluate_losses(task, data, batch_size=5)
     assert first == second  # same masks, no dropout
@@ -114,7 +115,7 @@ def test_evaluation_is_deterministic_and_leaves_the_task_in_train_mode(tmp_path)
 
 def test_no_weight_decay_on_biases_and_layer_norms():
     model = tiny_model()
-    decay, no_decay = make_optimizer(MLMTask(model, **SPECIAL), TrainConfig(weight_decay=0.1)).param_groups
+    decay, no_decay = make_optimizer(MLMTask(model, MASKING), TrainConfig(weight_decay=0.1)).param_groups
     names = {id(p): n for n, p in model.named_parameters()}
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert all(n.endswith("weight") and "layer_norm" not in n and "LayerNorm" not in n
@@ -130,7 +131,7 @@ def test_warmup_then_linear_decay_to_zero():
 
 
 def test_bf16_autocast_trains(tmp_path):
-    task = MLMTask(tiny_model(), **SPECIAL)
+    task = MLMTask(tiny_model(), MASKING)
     result = train(task, examples(), quiet(tmp_path, bf16=True, max_steps=3))
     assert np.isfinite(result["loss"])
 
@@ -172,19 +173,19 @@ def test_bad_configs_raise_a_sentence(settings, message):
 def test_a_frozen_task_has_nothing_to_train(tmp_path):
     model = tiny_model().requires_grad_(False)
     with pytest.raises(ValueError, match="no trainable parameters"):
-        train(MLMTask(model, **SPECIAL), examples(), quiet(tmp_path))
+        train(MLMTask(model, MASKING), examples(), quiet(tmp_path))
 
 
 def test_resume_refuses_changed_settings_and_corrupt_checkpoints(tmp_path):
-    train(MLMTask(tiny_model(), **SPECIAL), examples(), quiet(tmp_path, max_steps=2))
+    train(MLMTask(tiny_model(), MASKING), examples(), quiet(tmp_path, max_steps=2))
     with pytest.raises(ValueError, match="written with lr=0.0005 .*now 0.001.*same settings"):
-        train(MLMTask(tiny_model(), **SPECIAL), examples(), quiet(tmp_path, max_steps=2, lr=1e-3))
+        train(MLMTask(tiny_model(), MASKING), examples(), quiet(tmp_path, max_steps=2, lr=1e-3))
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="corrupt or not a minidistil checkpoint.*delete it"):
-        train(MLMTask(tiny_model(), **SPECIAL), examples(), quiet(tmp_path, max_steps=2))
+        train(MLMTask(tiny_model(), MASKING), examples(), quiet(tmp_path, max_steps=2))
 
 
 def test_the_loss_curve_png_is_drawn_when_matplotlib_is_installed(tmp_path):
     import importlib.util
-    train(MLMTask(tiny_model(), **SPECIAL), examples(), quiet(tmp_path, max_steps=2))
+    train(MLMTask(tiny_model(), MASKING), examples(), quiet(tmp_path, max_steps=2))
     assert (tmp_path / "loss.png").exists() == (importlib.util.find_spec("matplotlib") is not None)

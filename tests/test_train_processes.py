@@ -25,6 +25,7 @@ def run_training(out_dir: str, steps: int, accumulate: int, pause: float) -> Non
     from torch import nn
 
     from minidistil import DistilBertConfig, DistilBertForMaskedLM
+    from minidistil.masking import Masking
     from minidistil.mlm import MLMTask
     from minidistil.train import TrainConfig, train
 
@@ -42,7 +43,7 @@ def run_training(out_dir: str, steps: int, accumulate: int, pause: float) -> Non
     model = DistilBertForMaskedLM(config)  # dropout 0.1: the RNG must be restored too
     rng = np.random.default_rng(0)
     data = [{"input_ids": np.array([2, *rng.integers(5, 53, rng.integers(4, 20)), 3])} for _ in range(40)]
-    task = Slow(MLMTask(model, mask_token_id=4, special_ids=[0, 2, 3, 4], vocab_size=53))
+    task = Slow(MLMTask(model, Masking(mask_token_id=4, special_ids=[0, 2, 3, 4], vocab_size=53)))
     train(task, data, TrainConfig(out_dir=out_dir, max_steps=steps, batch_size=8, accumulate=accumulate,
                                   save_every=1, log_every=1, progress=False, warmup=0.2, lr=3e-3))
 

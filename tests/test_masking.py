@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from minidistil.masking import IGNORE_INDEX, mask_tokens, smoothed_token_probs
+from minidistil.losses import IGNORE_INDEX
+from minidistil.masking import Masking, MaskingOptions, mask_tokens, smoothed_token_probs
 
 PAD, CLS, SEP, MASK = 0, 101, 102, 103
 V = 997  # odd vocabulary size
@@ -82,3 +83,38 @@ def test_bad_masking_options_raise_a_sentence():
         mask_tokens(ids, attention, mask_token_id=MASK, vocab_size=V, special_ids=[PAD], mask_fraction=0.95)
     with pytest.raises(ValueError, match="mlm_smoothing"):
         smoothed_token_probs(np.ones(V), [PAD], smoothing=-1)
+
+
+class Corpus:
+    """What `Masking.for_corpus` reads of a prepared TokenCorpus."""
+    special_ids = {"pad": PAD, "unk": 100, "cls": CLS, "sep": SEP, "mask": MASK}
+    vocab_size = V
+    counts = np.arange(V)
+
+
+def test_masking_for_a_corpus_takes_its_special_ids_and_with_smoothing_its_counts():
+    uniform = Masking.for_corpus(Corpus())
+    assert (uniform.mask_token_id, uniform.vocab_size, uniform.token_probs) == (MASK, V, None)
+    assert set(uniform.special_ids) == {PAD, CLS, SEP, MASK} and uniform.mlm_probability == 0.15
+    smoothed = Masking.for_corpus(Corpus(), MaskingOptions(mlm_probability=0.2, mlm_smoothing=0.7))
+    assert smoothed.mlm_probability == 0.2
+    torch.testing.assert_close(smoothed.token_probs, smoothed_token_probs(Corpus.counts, [PAD, CLS, SEP, MASK], 0.7))
+
+
+def test_a_masking_draws_what_mask_tokens_draws_with_the_same_settings():
+    ids, attention = random_batch(B=8, seed=3)
+    masking = Masking(mask_token_id=MASK, vocab_size=V, special_ids=[PAD, CLS, SEP, MASK])
+    torch.manual_seed(5)
+    by_masking = masking(ids, attention)
+    torch.manual_seed(5)
+    by_function = mask_tokens(ids, attention, mask_token_id=MASK, vocab_size=V, special_ids=[PAD, CLS, SEP, MASK])
+    assert all(torch.equal(a, b) for a, b in zip(by_masking, by_function))
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(mlm_probability=0.0), "mlm_probability must be in"),
+    (dict(mlm_smoothing=-0.5), "mlm_smoothing must be >= 0"),
+])
+def test_bad_masking_options_are_refused_when_made(options, message):
+    with pytest.raises(ValueError, match=message):
+        MaskingOptions(**options)

@@ -1,0 +1,101 @@
+"""onnxruntime on the exported graph vs the PyTorch fast path, same weights and inputs, CPU.
+
+    python bench/onnx_speed.py                        # all-MiniLM-L6-v2, 1 thread, 3 rounds
+    python bench/onnx_speed.py --threads 2 --model runs/sentiment/model
+
+(Not named onnx.py: the script's folder comes first on sys.path, and `import onnx` would find it.)
+The model is exported with minidistil.onnx_export (the math path, every graph optimization on)
+and run by onnxruntime with `--threads` intra-op threads; PyTorch runs the fast path with as many
+threads. Both alternate run by run (PyTorch, onnxruntime, ...) so that load from other processes
+hits both alike; a round's ratio is the median over adjacent pairs, and `--rounds` rounds show the
+spread. onnxruntime's own int8 (onnxruntime.quantization.quantize_dynamic, per-channel) is timed
+the same way, beside minidistil's int8 (minidistil.quantize). Batches: 8 x 128 random ids, and 32
+Rotten Tomatoes snippets padded to their longest.
+"""
+from __future__ import annotations
+
+import logging
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from minidistil import DistilBertModel, WordPieceTokenizer, sources
+from minidistil.cli.flags import parse_settings
+from minidistil.convert import model_class
+from minidistil.onnx_export import export_onnx, inference_session, require
+from minidistil.quantize import quantize
+
+
+@dataclass
+class Settings:
+    model: str = ""               # a model folder; empty: all-MiniLM-L6-v2
+    threads: int = 1              # torch threads and onnxruntime intra-op threads
+    repeats: int = 5              # timed runs per side in a round
+    rounds: int = 3               # rounds per row; their spread is reported
+
+
+def cpu_name() -> str:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "CPU")
+
+
+def speed_batches() -> dict:
+    ids = torch.randint(1000, 30000, (8, 128), generator=torch.Generator().manual_seed(0))
+    texts, _ = sources.rotten_tomatoes()
+    enc = WordPieceTokenizer.from_pretrained(sources.vocab_file().parent)(texts[:32], truncation=True, max_length=128)
+    T = max(len(row) for row in enc["input_ids"])
+    ragged = torch.zeros(32, T, dtype=torch.long)
+    mask = torch.zeros_like(ragged)
+    for i, row in enumerate(enc["input_ids"]):
+        ragged[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1
+    return {"8 x 128": (ids, torch.ones_like(ids)), f"ragged 32 x {T}": (ragged, mask)}
+
+
+def ratio_round(torch_model, other, ids, mask, repeats: int) -> float:
+    """Median over adjacent pairs of time(PyTorch fp32) / time(other): > 1 means `other` is faster."""
+    feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+    run_other = (lambda: other.run(None, feed)) if hasattr(other, "run") else (lambda: other(ids, mask))
+    pairs = []
+    with torch.inference_mode():
+        torch_model(ids, mask), run_other()  # warm-up
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            torch_model(ids, mask)
+            t1 = time.perf_counter()
+            run_other()
+            pairs.append((t1 - t0) / (time.perf_counter() - t1))
+    return statistics.median(pairs)
+
+
+def main():
+    args = parse_settings(Settings, __doc__)
+    torch.set_num_threads(args.threads)
+    work = Path(tempfile.mkdtemp())
+    model = model_class(args.model)[0].from_pretrained(args.model) if args.model else (
+        DistilBertModel.from_pretrained(sources.teacher_dir()))
+    path = export_onnx(model, work / "model.onnx")
+    quantization = require("onnxruntime.quantization")
+    int8_path = work / "model-int8.onnx"
+    logging.getLogger().setLevel(logging.ERROR)  # its quantizer logs advice on static quantization
+    quantization.quantize_dynamic(str(path), str(int8_path), per_channel=True,
+                                  weight_type=quantization.QuantType.QInt8)
+    sides = {"onnxruntime fp32": inference_session(path, args.threads),
+             "onnxruntime int8 (its quantize_dynamic)": inference_session(int8_path, args.threads),
+             "minidistil int8 (PyTorch)": quantize(model)}
+    print(f"{cpu_name()}, torch {torch.__version__}, onnxruntime {require('onnxruntime').__version__}, "
+          f"{args.threads} thread(s)\n")
+    print("| batch | vs PyTorch fp32 fast path | median (rounds) |\n|---|---|---|")
+    for bname, (ids, mask) in speed_batches().items():
+        for name, side in sides.items():
+            ratios = [ratio_round(model, side, ids, mask, args.repeats) for _ in range(args.rounds)]
+            spread = ", ".join(f"{r:.2f}" for r in ratios)
+            print(f"| {bname} | {name} | {statistics.median(ratios):.2f}x ({spread}) |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Training curves a person can read: one panel per loss term, each on its own scale.
+
+A distillation total near 20 (5 x KL x T^2 + ...) drawn beside a cosine term near 0.3 flattens the
+small terms into a line at zero, so every term gets its own panel: the raw value per logged step,
+faint, and an exponential moving average over it, bold. The held-out metrics (`eval_*` records
+of metrics.jsonl: perplexity, accuracy, loss) get the last panel, beside the training loss, so
+over-fitting shows as the two curves parting. matplotlib is optional: without it nothing is drawn.
+
+    >>> plot_run("runs/distill/metrics.jsonl", "runs/distill/loss.png", title="distill: 3-layer student")
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+# Logged beside the losses, but not losses.
+NOT_LOSSES = {"step", "lr", "grad_norm", "tokens_per_s", "epoch"}
+
+
+def smooth(values: list[float], weight: float = 0.9) -> list[float]:
+    """Exponential moving average with bias correction (as TensorBoard's smoothing)."""
+    out, average = [], 0.0
+    for i, v in enumerate(values, 1):
+        average = weight * average + (1 - weight) * v
+        out.append(average / (1 - weight ** i))
+    return out
+
+
+def read_records(metrics_path: str | Path) -> tuple[dict[str, list], dict[str, list]]:
+    """(training series, held-out series): name -> [(step, value)], from metrics.jsonl."""
+    train, held = {}, {}
+    for line in Path(metrics_path).read_text().splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        for name, value in record.items():
+            if name in NOT_LOSSES or not isinstance(value, (int, float)) or not math.isfinite(value):
+                continue
+            series = held if name.startswith("eval_") else train
+            series.setdefault(name, []).append((record["step"], value))
+    return train, held
+
+
+def plot_run(metrics_path: str | Path, png_path: str | Path, title: str | None = None) -> Path | None:
+    """Draw metrics.jsonl into `png_path`; return it, or None without matplotlib or records."""
+    fig = figure(metrics_path, title)
+    if fig is None:
+        return None
+    import matplotlib.pyplot as plt
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return Path(png_path)
+
+
+def figure(metrics_path: str | Path, title: str | None = None):
+    """The matplotlib figure of a run (see the module docstring), or None."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    train, held = read_records(metrics_path)
+    if not train:
+        return None
+    names = ["loss"] + sorted(n for n in train if n != "loss")
+    panels = len(names) + (1 if held else 0)
+    columns = min(panels, 3)
+    rows = math.ceil(panels / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax, name in zip(axes, names):
+        steps, values = zip(*train[name])
+        ax.plot(steps, values, color="C0", alpha=0.3, linewidth=1, label="raw")
+        ax.plot(steps, smooth(list(values)), color="C0", linewidth=2, label="smoothed")
+        ax.set_title("total loss" if name == "loss" else name)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    if held:
+        ax = axes[len(names)]
+        for i, (name, points) in enumerate(sorted(held.items())):
+            steps, values = zip(*points)
+            target = ax if i == 0 else ax.twinx() if i == 1 else None
+            if target is None:  # a third held-out series would need a third scale: list it in the title
+                continue
+            target.plot(steps, values, "o-", color=f"C{i + 1}", label=name.removeprefix("eval_"))
+            target.set_ylabel(name.removeprefix("eval_"), color=f"C{i + 1}")
+        ax.set_title("held-out " + ", ".join(n.removeprefix("eval_") for n in sorted(held)))
+        ax.set_xlabel("step")
+    for ax in axes[panels:]:
+        ax.axis("off")
+    fig.suptitle(title or Path(metrics_path).parent.name)
+    fig.tight_layout()
+    return fig
