@@ -9,8 +9,8 @@ Compared, single-threaded (RAYON_NUM_THREADS=1, TOKENIZERS_PARALLELISM=false):
   * transformers.BertTokenizerLegacy, the pure-Python reference (on a slice of the text: it is slow).
 Every run asserts that the ids are identical to the Rust ones. Prints a markdown table.
 """
-import argparse
 import os
+from dataclasses import dataclass
 
 os.environ["RAYON_NUM_THREADS"] = "1"  # before tokenizers is imported
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -20,6 +20,13 @@ import time  # noqa: E402
 from transformers import BertTokenizer, BertTokenizerLegacy  # noqa: E402
 
 from minidistil import WordPieceTokenizer, sources  # noqa: E402
+from minidistil.cli.flags import parse_settings  # noqa: E402
+
+
+@dataclass
+class Settings:
+    mb: float | None = None       # use about this many MB of text; None: all of it
+    legacy_share: float = 0.05    # fraction of the texts for the (slow) legacy run
 
 
 def load_texts(mb: float | None) -> list[str]:
@@ -42,10 +49,7 @@ def timed(fn, repeat: int = 3):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=float, default=None, help="use about this many MB of text")
-    parser.add_argument("--legacy-share", type=float, default=0.05, help="fraction of texts for the legacy run")
-    args = parser.parse_args()
+    args = parse_settings(Settings, __doc__)
 
     folder = sources.teacher_dir()
     ours = WordPieceTokenizer.from_pretrained(folder)

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 import minidistil
-from minidistil import DistilBertForMaskedLM, DistilBertForSequenceClassification, augment, cloze, metrics, sources, tasks, teacher
+from minidistil import DistilBertForMaskedLM, augment, cloze, metrics, sources, tasks, teacher
 from minidistil.cli.flags import flat_fields, parse_settings
 from minidistil.data import TokenCorpus
 from minidistil.distill import DistillLoss

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from minidistil.convert import extract_student
-from minidistil.losses import IGNORE_INDEX, distillation_kl, hidden_cosine_loss, logits_mse, mlm_loss, sparse_mlm_loss
+from minidistil.losses import IGNORE_INDEX, distillation_kl, hidden_cosine_loss, logits_mse, mlm_loss
 from minidistil.masking import Masking
 
 

@@ -39,6 +39,7 @@ from .fsutil import replace_folder
 from .heads import (DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
                     DistilBertForSequenceClassification, DistilBertForTokenClassification)
 from .losses import IGNORE_INDEX, distillation_kl
+from .resume import delete_checkpoint
 from .tokenizer import WordPieceTokenizer, copy_tokenizer_files
 from .train import TrainConfig, train
 
@@ -268,7 +269,7 @@ def finetune(task: tasks.Task, model_dir, cfg: FinetuneConfig, teacher_dir=None,
     except EarlyStop:
         stopped_early = True
     # The loop's resume checkpoint (weights + optimizer state) is not needed once the run is over.
-    (out / "checkpoint.pt").unlink(missing_ok=True)
+    delete_checkpoint(out / "checkpoint.pt")
     best_model = load_model(task, out / MODEL_DIR).to(cfg.device)
     result = {"task": task.name, "config": asdict(cfg), "validation_history": history,
               "best_validation": best["value"], "stopped_early": stopped_early,

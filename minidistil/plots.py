@@ -16,6 +16,9 @@ from pathlib import Path
 
 # Logged beside the losses, but not losses.
 NOT_LOSSES = {"step", "lr", "grad_norm", "tokens_per_s", "epoch"}
+# The held-out metrics worth a curve, best first (a count or a fixed baseline is not).
+HELD_OUT_FIRST = ("eval_perplexity", "eval_accuracy", "eval_macro_f1", "eval_f1", "eval_exact_match", "eval_top1",
+                  "eval_top5", "eval_loss")
 
 
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:
@@ -28,7 +31,8 @@ def smooth(values: list[float], weight: float = 0.9) -> list[float]:
 
 
 def read_records(metrics_path: str | Path) -> tuple[dict[str, list], dict[str, list]]:
-    """(training series, held-out series): name -> [(step, value)], from metrics.jsonl."""
+    """(training series, held-out series): name -> [(step, value)], from metrics.jsonl; at most
+    two held-out series, the most telling first (perplexity, accuracy, ...)."""
     train, held = {}, {}
     for line in Path(metrics_path).read_text().splitlines():
         if not line.strip():
@@ -39,7 +43,11 @@ def read_records(metrics_path: str | Path) -> tuple[dict[str, list], dict[str, l
                 continue
             series = held if name.startswith("eval_") else train
             series.setdefault(name, []).append((record["step"], value))
-    return train, held
+    # A term that is the whole loss (MLM alone) would only draw the total again.
+    train = {k: v for k, v in train.items() if k == "loss" or v != train.get("loss")}
+    ranked = sorted((k for k in held if "masked_tokens" not in k and not k.startswith("eval_unigram")),
+                    key=lambda k: HELD_OUT_FIRST.index(k) if k in HELD_OUT_FIRST else len(HELD_OUT_FIRST))
+    return train, {k: held[k] for k in ranked[:2]}
 
 
 def plot_run(metrics_path: str | Path, png_path: str | Path, title: str | None = None) -> Path | None:
@@ -79,14 +87,12 @@ def figure(metrics_path: str | Path, title: str | None = None):
         ax.legend(fontsize=7)
     if held:
         ax = axes[len(names)]
-        for i, (name, points) in enumerate(sorted(held.items())):
+        for i, (name, points) in enumerate(held.items()):  # at most two, each on its own scale
             steps, values = zip(*points)
-            target = ax if i == 0 else ax.twinx() if i == 1 else None
-            if target is None:  # a third held-out series would need a third scale: list it in the title
-                continue
+            target = ax if i == 0 else ax.twinx()
             target.plot(steps, values, "o-", color=f"C{i + 1}", label=name.removeprefix("eval_"))
             target.set_ylabel(name.removeprefix("eval_"), color=f"C{i + 1}")
-        ax.set_title("held-out " + ", ".join(n.removeprefix("eval_") for n in sorted(held)))
+        ax.set_title("held-out " + ", ".join(n.removeprefix("eval_") for n in held))
         ax.set_xlabel("step")
     for ax in axes[panels:]:
         ax.axis("off")

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from minidistil.train import (CheckpointWriteError, TrainConfig, checksums, delete_checkpoint, previous_checkpoint,
-                              train)
+from minidistil.resume import CheckpointWriteError, checksums, delete_checkpoint, previous_checkpoint
+from minidistil.train import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
 

@@ -26,10 +26,10 @@ def metrics(tmp_path):
 
 def test_each_loss_term_gets_its_own_panel_and_held_out_metrics_their_own(metrics):
     train, held = plots.read_records(metrics)
-    assert set(train) == {"loss", "ce", "cos"} and set(held) == {"eval_perplexity", "eval_mlm"}
+    assert set(train) == {"loss", "ce", "cos"} and list(held) == ["eval_perplexity", "eval_mlm"]  # perplexity first
     fig = plots.figure(metrics, title="distill: 3-layer student")
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles[:4] == ["total loss", "ce", "cos", "held-out mlm, perplexity"]
+    assert titles[:4] == ["total loss", "ce", "cos", "held-out perplexity, mlm"]
     assert fig._suptitle.get_text() == "distill: 3-layer student"
     cos_panel = fig.axes[2]
     low, high = cos_panel.get_ylim()
@@ -40,3 +40,12 @@ def test_each_loss_term_gets_its_own_panel_and_held_out_metrics_their_own(metric
 def test_plot_run_writes_a_png(metrics, tmp_path):
     png = plots.plot_run(metrics, tmp_path / "loss.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_term_that_is_the_whole_loss_and_counts_get_no_panel(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    records = [{"step": 1, "loss": 5.0, "mlm": 5.0}, {"step": 2, "loss": 4.0, "mlm": 4.0},
+               {"step": 2, "eval_masked_tokens": 480.0, "eval_unigram_perplexity": 1300.0, "eval_top1": 0.3}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    train, held = plots.read_records(path)
+    assert list(train) == ["loss"] and list(held) == ["eval_top1"]
