@@ -48,15 +48,18 @@ def _replace_batch(texts, mlm, tokenizer, share, top_k, generator, max_length) -
     masked = [_mask(text, words, tokenizer.mask_token) for text, words in zip(texts, chosen)]
     enc = tokenizer(masked, padding=True, truncation=True, max_length=max_length, return_tensors="pt",
                     return_token_type_ids=False)
-    logits = mlm(enc["input_ids"], attention_mask=enc["attention_mask"]).logits  # (B, T, V)
+    hidden = mlm.distilbert(enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+    is_mask = enc["input_ids"] == tokenizer.mask_token_id
+    # Only the masked positions go through the vocabulary projection: (N, C) -> (N, V).
+    top = mlm.mlm_logits(hidden[is_mask]).topk(top_k + 1).indices.tolist()
+    per_row = is_mask.sum(1).tolist()
     result = []
     for row, (text, words) in enumerate(zip(texts, chosen)):
-        positions = (enc["input_ids"][row] == tokenizer.mask_token_id).nonzero().flatten().tolist()
+        start = sum(per_row[:row])
         pieces, last = [], 0
-        for m, position in zip(words, positions):  # masks past max_length keep their word
-            top = logits[row, position].topk(top_k + 1).indices.tolist()
+        for m, proposals in zip(words, top[start:start + per_row[row]]):  # masks past max_length keep their word
             original = tokenizer.vocab[m.group().lower()]
-            options = [t for t in top if t != original and not tokenizer.convert_ids_to_tokens(t).startswith("##")][:top_k]
+            options = [t for t in proposals if t != original and not tokenizer.convert_ids_to_tokens(t).startswith("##")][:top_k]
             if not options:
                 continue
             word = tokenizer.convert_ids_to_tokens(options[int(torch.randint(len(options), (1,), generator=generator))])
