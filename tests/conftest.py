@@ -2,6 +2,7 @@
 import pytest
 import torch
 import transformers
+from transformers import BertTokenizer, BertTokenizerLegacy
 
 import minidistil as md
 from minidistil import WordPieceTokenizer, sources
@@ -79,3 +80,15 @@ def distil_dir(tmp_path):
 
 def batch():
     return torch.randint(1, 99, (2, 13)), torch.tensor([[1] * 13, [1] * 7 + [0] * 6])
+
+
+# ---------------------------------------------------------------- Hugging Face's two BERT tokenizers
+
+@pytest.fixture(scope="session")
+def rust(folder):
+    return BertTokenizer.from_pretrained(str(folder))
+
+
+@pytest.fixture(scope="session")
+def legacy(folder):
+    return BertTokenizerLegacy.from_pretrained(str(folder))

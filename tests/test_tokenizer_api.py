@@ -3,42 +3,18 @@
 BERT's own unit cases with tiny inline vocabularies (one without [PAD] and [MASK]), and every kind
 of bad input."""
 import doctest
-import json
 import warnings
 
 import pytest
 import torch
-from transformers import BertTokenizer, BertTokenizerLegacy
+from transformers import BertTokenizer
 
 import minidistil.tokenizer
 from minidistil import WordPieceTokenizer
 from minidistil.tokenizer import api
+from tokenizer_refs import CONTEXT, plain
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-@pytest.fixture(scope="module")
-def rust(folder):
-    return BertTokenizer.from_pretrained(str(folder))
-
-
-@pytest.fixture(scope="module")
-def legacy(folder):
-    return BertTokenizerLegacy.from_pretrained(str(folder))
-
-
-def plain(encoding):
-    """HF encodings hold tuples, tensors or lists; compare as plain nested lists."""
-    out = {}
-    for key, value in encoding.items():
-        value = value.tolist() if hasattr(value, "tolist") else value
-        out[key] = json.loads(json.dumps(value))  # tuples -> lists
-    return out
-
-
-CONTEXT = ("The Eiffel Tower, completed in 1889, is 330 metres tall. Gustave Eiffel's company "
-           "designed and built it; critics called it an eyesore. Today ~7 million people visit.")
-QUESTION = "Who built the tower?"
 TEXTS = ["Hello, world!", "naïve café déjà-vu", "你好, 世界", "", "a [MASK] b", CONTEXT,
          "İstanbul ΟΔΥΣΣΕΥΣ straße", "e\u0301 \u200bzero\u200dwidth \x00ctrl\x7f"]
 

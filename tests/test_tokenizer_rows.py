@@ -2,40 +2,16 @@
 pairs, batches, truncation with overflow windows and stride, padding, tensors, and the options
 refused up front."""
 import doctest
-import json
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from transformers import BertTokenizer, BertTokenizerLegacy
+from transformers import BertTokenizer
 
 from minidistil.tokenizer import rows
-
-
-@pytest.fixture(scope="module")
-def rust(folder):
-    return BertTokenizer.from_pretrained(str(folder))
-
-
-@pytest.fixture(scope="module")
-def legacy(folder):
-    return BertTokenizerLegacy.from_pretrained(str(folder))
-
-
-def plain(encoding):
-    """HF encodings hold tuples, tensors or lists; compare as plain nested lists."""
-    out = {}
-    for key, value in encoding.items():
-        value = value.tolist() if hasattr(value, "tolist") else value
-        out[key] = json.loads(json.dumps(value))  # tuples -> lists
-    return out
-
-
-CONTEXT = ("The Eiffel Tower, completed in 1889, is 330 metres tall. Gustave Eiffel's company "
-           "designed and built it; critics called it an eyesore. Today ~7 million people visit.")
-QUESTION = "Who built the tower?"
+from tokenizer_refs import CONTEXT, QUESTION, plain
 
 
 PAIR_OPTIONS = [
