@@ -6,8 +6,11 @@
 
 The weights are all-MiniLM-L6-v2 (6 layers, dim 384) converted to DistilBERT and loaded by both
 libraries. Each row times the two models alternately (ours, theirs, ours, ...) so that load from
-other processes hits both alike, and reports the median. Pairs: our fast path vs transformers'
-sdpa attention, our math path vs transformers' eager attention. tokens/s counts real tokens.
+other processes hits both alike, in `--rounds` rounds of `--repeats` pairs. Compared: our fast path
+vs transformers' sdpa attention, our math path vs transformers' eager attention. tokens/s counts
+real tokens, at a model's median run over all rounds. The ratio is the median of the rounds'
+ratios (a round's ratio: the median over its adjacent pairs), with each round's in brackets to
+show the spread.
 The ragged batch is real Rotten Tomatoes snippets tokenized with transformers' BertTokenizer.
 Each row also reports our model's achieved TFLOP/s in model FLOPs (minidistil/flops.py: the
 matrix products its real tokens need) and, where the device's peak is known (a CUDA device in
@@ -27,10 +30,13 @@ from minidistil import DistilBertModel, sources
 from minidistil.cli.flags import parse_settings
 from minidistil.flops import forward_flops, peak_tflops
 
+from common import cpu_name, median_and_rounds  # bench/common.py
+
 @dataclass
 class Settings:
     device: str = "cpu"           # cpu or cuda
-    repeats: int = 5              # timed runs per model and row (median reported)
+    repeats: int = 5              # timed runs per model in a round
+    rounds: int = 3               # rounds per row; the ratio is their median, each round shown
     ragged: int = 32              # sentences in the ragged batch
     dtypes: str = "fp32,bf16"     # comma-separated: fp32, bf16
     threads: int = 0              # torch threads on CPU (0: torch's default)
@@ -55,6 +61,23 @@ def timed(fn, sync):
     fn()
     sync()
     return time.perf_counter() - t0
+
+
+def paired_rounds(run_ours, run_theirs, sync, repeats: int, rounds: int):
+    """Both models' run times over `rounds` rounds of `repeats` alternating runs, and each round's
+    ratio time(theirs) / time(ours): > 1 means ours is faster. A round's ratio is the median over
+    its adjacent (ours, theirs) pairs: a pair shares the machine's load, so this is steadier than
+    a ratio of two medians."""
+    t_ours, t_theirs, ratios = [], [], []
+    for _ in range(rounds):
+        a, b = [], []
+        for _ in range(repeats):  # alternate, one run at a time
+            a.append(timed(run_ours, sync))
+            b.append(timed(run_theirs, sync))
+        ratios.append(statistics.median(y / x for x, y in zip(a, b)))
+        t_ours += a
+        t_theirs += b
+    return t_ours, t_theirs, ratios
 
 
 def main():
@@ -86,27 +109,24 @@ def main():
                 flops = forward_flops(ours.config, mask.sum(1).tolist())
                 run_ours = lambda: ours(ids, mask)
                 run_theirs = lambda: theirs(input_ids=ids, attention_mask=mask)
-                t_ours, t_theirs = [], []
                 with torch.inference_mode():
                     run_ours(), run_theirs()  # warm-up
-                    for _ in range(args.repeats):  # alternate, one run at a time
-                        t_ours.append(timed(run_ours, sync))
-                        t_theirs.append(timed(run_theirs, sync))
+                    t_ours, t_theirs, ratios = paired_rounds(run_ours, run_theirs, sync, args.repeats, args.rounds)
                 a, b = tokens / statistics.median(t_ours), tokens / statistics.median(t_theirs)
-                # The ratio is the median over adjacent (ours, theirs) pairs: a pair shares the
-                # machine's load, so this is steadier than a ratio of two medians.
-                ratio = statistics.median(y / x for x, y in zip(t_ours, t_theirs))
+                ratio = median_and_rounds(ratios)
                 tflops = flops / statistics.median(t_ours) / 1e12
                 mfu = f"{100 * tflops / peak:.1f}%" if peak else "n/a"
                 rows.append((dname, bname, f"minidistil {impl}", f"transformers {attn}", a, b, ratio, tflops, mfu))
-                print(f"{dname} {bname} {impl}: {a:,.0f} vs {b:,.0f} tokens/s ({ratio:.2f}x)", flush=True)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+                print(f"{dname} {bname} {impl}: {a:,.0f} vs {b:,.0f} tokens/s ({ratio})", flush=True)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     print(f"\n{name}, torch {torch.__version__}, transformers {transformers.__version__}, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats}{', torch.compile' if args.compile else ''}\n")
-    print("| dtype | batch | ours | reference | ours tokens/s | reference tokens/s | ratio | ours TFLOP/s | ours MFU |")
+          f"{torch.get_num_threads()} threads, {args.rounds} rounds of {args.repeats} pairs"
+          f"{', torch.compile' if args.compile else ''}\n")
+    print("| dtype | batch | ours | reference | ours tokens/s | reference tokens/s | ratio: median (rounds) "
+          "| ours TFLOP/s | ours MFU |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for d, bname, o, r, a, b, ratio, tflops, mfu in rows:
-        print(f"| {d} | {bname} | {o} | {r} | {a:,.0f} | {b:,.0f} | {ratio:.2f}x | {tflops:.3f} | {mfu} |")
+        print(f"| {d} | {bname} | {o} | {r} | {a:,.0f} | {b:,.0f} | {ratio} | {tflops:.3f} | {mfu} |")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import statistics
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from minidistil.convert import model_class
 from minidistil.onnx_export import export_onnx, inference_session, require
 from minidistil.quantize import quantize
 
+from common import cpu_name, median_and_rounds  # bench/common.py
+
 
 @dataclass
 class Settings:
@@ -37,11 +38,6 @@ class Settings:
     threads: int = 1              # torch threads and onnxruntime intra-op threads
     repeats: int = 5              # timed runs per side in a round
     rounds: int = 3               # rounds per row; their spread is reported
-
-
-def cpu_name() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "CPU")
 
 
 def speed_batches() -> dict:
@@ -93,8 +89,7 @@ def main():
     for bname, (ids, mask) in speed_batches().items():
         for name, side in sides.items():
             ratios = [ratio_round(model, side, ids, mask, args.repeats) for _ in range(args.rounds)]
-            spread = ", ".join(f"{r:.2f}" for r in ratios)
-            print(f"| {bname} | {name} | {statistics.median(ratios):.2f}x ({spread}) |", flush=True)
+            print(f"| {bname} | {name} | {median_and_rounds(ratios)} |", flush=True)
 
 
 if __name__ == "__main__":

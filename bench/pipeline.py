@@ -6,11 +6,15 @@
 Both pipelines read the same model folder (all-MiniLM-L6-v2's encoder with a seeded, untrained
 classification head, written by our save_pretrained) and classify the same real snippets, from raw
 strings to labels: tokenization (ours in Python, transformers' fast Rust tokenizer), batching,
-the forward pass and the softmax. They run alternately, one full pass each, and the best of
-`--repeats` passes is reported. The predicted labels are asserted equal.
+the forward pass and the softmax. After one warm-up pass each, they run alternately, one full pass
+each, `--repeats` passes per pipeline in each of `--rounds` rounds, so that load from other
+processes hits both alike. texts/s is a pipeline's median pass over all rounds; the ratio is the
+median of the rounds' ratios (a round's ratio: the median over its adjacent pairs of passes), with
+each round's in brackets to show the spread. The predicted labels are asserted equal.
 """
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,12 +26,34 @@ import minidistil
 from minidistil import DistilBertForSequenceClassification, WordPieceTokenizer, sources
 from minidistil.cli.flags import parse_settings
 
+from common import cpu_name, median_and_rounds  # bench/common.py
+
 @dataclass
 class Settings:
     texts: int = 1000             # Rotten Tomatoes snippets to classify
     batch_size: int = 16          # texts per forward, in both pipelines
-    repeats: int = 3              # full passes per pipeline (the best is reported)
+    repeats: int = 3              # full passes per pipeline in a round
+    rounds: int = 3               # rounds; the ratio is their median, each round shown
     threads: int = 0              # torch threads (0: torch's default)
+
+
+def timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def passes(runs: dict, repeats: int, rounds: int) -> list[dict]:
+    """Seconds per pass, one {pipeline: [seconds, ...]} per round; the pipelines take turns, one
+    full pass each."""
+    timings = []
+    for _ in range(rounds):
+        seconds = {name: [] for name in runs}
+        for _ in range(repeats):
+            for name, run in runs.items():
+                seconds[name].append(timed(run))
+        timings.append(seconds)
+    return timings
 
 
 def main():
@@ -46,23 +72,20 @@ def main():
     theirs = transformers.pipeline("text-classification", model=folder, device="cpu")
     runs = {"minidistil": lambda: ours(texts),
             "transformers": lambda: theirs(texts, batch_size=args.batch_size, truncation=True, max_length=128)}
-    best, labels = {name: float("inf") for name in runs}, {}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            out = run()
-            best[name] = min(best[name], time.perf_counter() - start)
-            labels[name] = [r["label"] for r in out]
+    labels = {name: [r["label"] for r in run()] for name, run in runs.items()}  # also the warm-up pass
     same = sum(a == b for a, b in zip(labels["minidistil"], labels["transformers"]))
     assert same == len(texts), f"the pipelines disagree on {len(texts) - same} of {len(texts)} labels"
+    timings = passes(runs, args.repeats, args.rounds)
 
-    print(f"\n{len(texts)} Rotten Tomatoes snippets, batch {args.batch_size}, torch threads {torch.get_num_threads()}, "
-          f"identical labels on all\n")
-    print("| pipeline | texts/s | vs transformers |")
+    print(f"\n{cpu_name()}, {len(texts)} Rotten Tomatoes snippets, batch {args.batch_size}, torch threads "
+          f"{torch.get_num_threads()}, identical labels on all; {args.rounds} rounds of {args.repeats} passes\n")
+    print("| pipeline | texts/s | vs transformers: median (rounds) |")
     print("|---|---:|---:|")
     for name in runs:
-        rate = len(texts) / best[name]
-        print(f"| {name} text-classification | {rate:,.1f} | {best['transformers'] / best[name]:.2f}x |")
+        median_pass = statistics.median(t for r in timings for t in r[name])
+        # time(transformers) / time(this pipeline) over each adjacent pair: > 1 means this one is faster
+        ratios = [statistics.median(b / a for a, b in zip(r[name], r["transformers"])) for r in timings]
+        print(f"| {name} text-classification | {len(texts) / median_pass:,.1f} | {median_and_rounds(ratios)} |")
 
 
 if __name__ == "__main__":

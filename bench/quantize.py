@@ -14,7 +14,6 @@ padded to their longest.
 from __future__ import annotations
 
 import statistics
-import subprocess
 import tempfile
 import time
 import warnings
@@ -30,6 +29,8 @@ from minidistil.finetune import FinetuneConfig, evaluate
 from minidistil.quantize import quantize
 from minidistil.tokenizer import copy_tokenizer_files
 
+from common import cpu_name, median_and_rounds  # bench/common.py
+
 
 @dataclass
 class Settings:
@@ -40,11 +41,6 @@ class Settings:
     rounds: int = 3               # rounds per speed row; their spread is reported
     eval_limit: int = 0           # score only the first N test examples (0: all)
     max_length: int = 64          # tokens per test input, as in examples/finetune_sentiment.py
-
-
-def cpu_name() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "CPU")
 
 
 def size_mb(folder: Path) -> float:
@@ -125,8 +121,7 @@ def main():
         for bname, (ids, mask) in batches.items():
             for name, model in others.items():
                 ratios = [ratio_round(models["fp32"], model, ids, mask, args.repeats) for _ in range(args.rounds)]
-                spread = ", ".join(f"{r:.2f}" for r in ratios)
-                print(f"| {threads} | {bname} | {name} | {statistics.median(ratios):.2f}x ({spread}) |", flush=True)
+                print(f"| {threads} | {bname} | {name} | {median_and_rounds(ratios)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ batch, the same masks and the same optimizer settings for every row. Rows:
 - minidistil sparse: our `MLMTask` path, the vocabulary projection only at the masked positions.
 Then one DistilBERT distillation step (6-layer teacher -> 3-layer student, KL over every real token,
 or over the masked ones only). tokens/s counts real (non-padding) tokens. Timings alternate between
-the rows (one step each, in turn) so that load from other processes hits them alike; the median
-is reported. Peak memory is measured in a fresh process per row: the highest resident set size
-during two steps, minus the resident size before the first step (weights and batch already there);
-on CUDA, the peak allocated memory over the same two steps. --compile runs every row's encoder(s)
+the rows (one step each, in turn) so that load from other processes hits them alike, `--repeats`
+steps per row in each of `--rounds` rounds. tokens/s and TFLOP/s use a row's median step over all
+rounds; the speed ratio is the median of the rounds' ratios (a round's ratio: the median over its
+turns of time(transformers) / time(row)), with each round's in brackets to show the spread.
+Peak memory is measured in a fresh process per row: the highest resident set size during two steps,
+minus the resident size before the first step (weights and batch already there); on CUDA, the peak
+allocated memory over the same two steps. --compile runs every row's encoder(s)
 through torch.compile (heads and losses stay eager); --dtype bf16 runs the steps under autocast.
 TFLOP/s counts model FLOPs (minidistil/flops.py): the encoder's products for the real tokens and the
 MLM head at the masked positions (every real token for KL on all tokens), x3 for the trained model,
@@ -41,9 +44,12 @@ from minidistil.losses import sparse_mlm_loss
 from minidistil.masking import Masking
 from minidistil.train import TrainConfig, make_optimizer
 
+from common import cpu_name, median_and_rounds  # bench/common.py
+
 @dataclass
 class Settings:
-    repeats: int = 5              # timed steps per row (median reported)
+    repeats: int = 5              # timed steps per row in a round
+    rounds: int = 3               # rounds; the speed ratio is their median, each round shown
     batch: int = 16               # Rotten Tomatoes snippets per batch
     threads: int = 0              # torch threads (0: torch's default)
     device: str = "cpu"           # cpu or cuda
@@ -154,6 +160,25 @@ def measure_memory(row: str, args) -> None:
     print(json.dumps({"row": row, "peak_mb": peak - before}))
 
 
+def time_rounds(steps: dict, sync, repeats: int, rounds: int, tokens: int) -> list[dict]:
+    """Seconds per step, one {row: [seconds, ...]} per round. In a round the rows take turns, one
+    step each, `repeats` times; every step starts from seed 0 so that all draw the same masks."""
+    timings = []
+    for _ in range(rounds):
+        times = {row: [] for row in steps}
+        for _ in range(repeats):
+            for row, step in steps.items():
+                torch.manual_seed(0)
+                sync()
+                start = time.perf_counter()
+                step()
+                sync()
+                times[row].append(time.perf_counter() - start)
+            print(" ".join(f"{row}: {tokens / times[row][-1]:,.0f}" for row in steps), file=sys.stderr, flush=True)
+        timings.append(times)
+    return timings
+
+
 def main():
     args = parse_settings(Settings, __doc__)
     if args.threads:
@@ -167,19 +192,10 @@ def main():
     batch = make_batch(args.batch)
     tokens = int(batch[2].sum())
     steps = {row: build_step(row, batch, args) for row in ROWS}
-    times = {row: [] for row in ROWS}
     for row in ROWS:  # warm-up: first steps allocate the optimizer state
         torch.manual_seed(0)
         steps[row]()
-    for _ in range(args.repeats):
-        for row in ROWS:
-            torch.manual_seed(0)
-            sync()
-            start = time.perf_counter()
-            steps[row]()
-            sync()
-            times[row].append(time.perf_counter() - start)
-        print(" ".join(f"{row}: {tokens / times[row][-1]:,.0f}" for row in ROWS), file=sys.stderr, flush=True)
+    timings = time_rounds(steps, sync, args.repeats, args.rounds, tokens)
     memory = {}
     for row in ROWS:
         command = [sys.executable, __file__, "--memory-row", row, "--batch", str(args.batch),
@@ -189,19 +205,23 @@ def main():
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         memory[row] = json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"]
 
-    speed = {row: tokens / statistics.median(times[row]) for row in ROWS}
-    tflops = {row: model_flops(row, batch) / statistics.median(times[row]) / 1e12 for row in ROWS}
-    name = torch.cuda.get_device_name() if cuda else "CPU"
+    median_step = {row: statistics.median(t for times in timings for t in times[row]) for row in ROWS}
+    speed = {row: tokens / median_step[row] for row in ROWS}
+    tflops = {row: model_flops(row, batch) / median_step[row] / 1e12 for row in ROWS}
+    ratios = {row: [statistics.median(a / b for a, b in zip(times["transformers"], times[row])) for times in timings]
+              for row in ROWS}  # time(transformers) / time(row) within a turn: > 1 means the row is faster
+    name = torch.cuda.get_device_name() if cuda else cpu_name()
     peak = args.peak_tflops or (peak_tflops(name) if cuda and args.dtype == "bf16" else None)
     print(f"\n{name}, torch {torch.__version__}, transformers {transformers.__version__}, {torch.get_num_threads()} "
           f"threads, {args.dtype}{', torch.compile' if args.compile else ''}; batch {batch[0].shape[0]}x"
           f"{batch[0].shape[1]} ({tokens} real tokens, {int((batch[3] != -100).sum())} masked); "
-          f"median of {args.repeats} steps\n")
-    print("| training step | tokens/s | vs transformers | peak memory (MB) | vs transformers | TFLOP/s | MFU |")
+          f"{args.rounds} rounds of {args.repeats} steps\n")
+    print("| training step | tokens/s | vs transformers: median (rounds) | peak memory (MB) | vs transformers "
+          "| TFLOP/s | MFU |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for row in ROWS:
         mfu = f"{100 * tflops[row] / peak:.1f}%" if peak else "n/a"
-        print(f"| {row} | {speed[row]:,.0f} | {speed[row] / speed['transformers']:.2f}x | {memory[row]:,.0f} | "
+        print(f"| {row} | {speed[row]:,.0f} | {median_and_rounds(ratios[row])} | {memory[row]:,.0f} | "
               f"{memory[row] / memory['transformers']:.2f}x | {tflops[row]:.3f} | {mfu} |")
 
 

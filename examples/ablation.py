@@ -48,7 +48,9 @@ class Settings(demo.Settings):
     seeds and tasks of the variants and where to write."""
     out: str = "runs/ablation"    # every run's folder: <variant>-seed<n>/, test.json
     distill_steps: int = 100      # triple-loss steps per variant and seed (the demo: 200)
-    finetune_examples: int = 2000  # training examples per task (0: all)
+    finetune_examples: int = 1000  # training examples per task (0: all)
+    val_examples: int = 500       # validation examples that pick the best epoch, per task (0: all)
+    heldout_chunks: int = 100     # held-out chunks scored during each distillation (the demo: 200)
     epochs: int = 2               # fine-tuning epochs, every task
     seeds: str = "1,2,3"          # one distillation + three fine-tunings per variant per seed
     tasks: str = "sentiment,tweets,topics"  # the classification tasks of the macro-score

@@ -7,7 +7,9 @@ all-MiniLM-L6-v2 ships without an MLM head; the default teacher is that encoder 
 with MLM (`python -m minidistil adapt-teacher`), so its guesses come from reading the sentence.
 Prints a few sentences the teacher never trained on, each with its top 5 completions, then the
 fill-in-the-blank score on `--items` such sentences against always answering the 5 most frequent
-answers (minidistil.cloze).
+answers (minidistil.cloze): once with any token as a guess, once with the guesses limited to the
+kind of word the items ask for (lower-case words of 4+ letters, not function words), with
+`targets`, as transformers' fill-mask pipeline takes them.
 """
 from dataclasses import dataclass
 
@@ -28,13 +30,16 @@ class Settings:
 args = parse_settings(Settings, __doc__)
 folder = args.model or str(sources.mlm_teacher_dir())
 _, heldout = teacher.documents(sources.TeacherSettings())  # the documents the default teacher never read
-items = cloze.make_items(heldout, set(WordPieceTokenizer.from_pretrained(folder).vocab), n=args.items, seed=0)
+vocab = WordPieceTokenizer.from_pretrained(folder).vocab
+items = cloze.make_items(heldout, set(vocab), n=args.items, seed=0)
 fill = minidistil.pipeline("fill-mask", model=folder, batch_size=64)
 for item, found in zip(items[:args.shown], fill([i["text"] for i in items[:args.shown]], top_k=args.top_k)):
     print(f"{item['text']}\n  answer: {item['answer']}")
     for f in found:
         print(f"  {f['score']:.3f}  {f['token_str']}")
-scores = cloze.score(fill, items)
-print(f"\n{scores['items']} held-out sentences: top-1 {scores['top1']:.3f}, top-5 {scores['top5']:.3f}; "
-      f"always the 5 most frequent answers: {scores['baseline_top5']:.3f} "
-      f"({scores['top5'] / max(scores['baseline_top5'], 1e-9):.1f}x)")
+print(f"\n{len(items)} held-out sentences; always the 5 most frequent answers: top-5 "
+      f"{cloze.baseline(items, 5):.3f}")
+for name, candidates in (("any token", None), ("answer words only", cloze.answer_words(vocab))):
+    scores = cloze.score(fill, items, candidates)
+    print(f"{name:>17}: top-1 {scores['top1']:.3f}, top-5 {scores['top5']:.3f} "
+          f"({scores['top5'] / max(scores['baseline_top5'], 1e-9):.1f}x the baseline)")

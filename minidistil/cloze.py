@@ -11,6 +11,13 @@ the baseline, one that reads the sentence does better.
     >>> items[0]
     {'text': 'She had a [MASK] of laughing at everything.', 'answer': 'habit'}
     >>> cloze.score(pipeline("fill-mask", model=folder), items)["top5"]
+    >>> cloze.score(pipeline("fill-mask", model=folder), items, candidates=cloze.answer_words(vocab))["top5"]
+
+The second score tells the model what kind of word is asked for, as the items were made: its
+guesses are limited to the vocabulary's possible answers (lower-case words of 4+ letters that are
+not function words), as cloze benchmarks limit answers to a candidate set (LAMA's common
+vocabulary). The baseline answers from that set too; what it knows and the model does not is
+which answers are frequent in the set.
 """
 from __future__ import annotations
 
@@ -51,7 +58,7 @@ def make_items(documents: list[str], vocab: set[str], n: int = 300, seed: int = 
     rng.shuffle(candidates)
     items = []
     for sentence in candidates:
-        words = [m for m in _WORD.finditer(sentence) if m.group() in vocab and m.group() not in FUNCTION_WORDS]
+        words = [m for m in _WORD.finditer(sentence) if m.group() in vocab and is_answer_word(m.group())]
         if not words:
             continue
         word = rng.choice(words)
@@ -64,15 +71,29 @@ def make_items(documents: list[str], vocab: set[str], n: int = 300, seed: int = 
     return items
 
 
+def is_answer_word(word: str) -> bool:
+    """What an item may ask for: a lower-case word of 4+ letters, not a function word."""
+    return _WORD.fullmatch(word) is not None and word not in FUNCTION_WORDS
+
+
+def answer_words(vocab) -> list[str]:
+    """The vocabulary's possible answers: the candidate set of a cloze that says what kind of word it asks for."""
+    return sorted(w for w in vocab if is_answer_word(w))
+
+
 def baseline(items: list[dict], k: int = 5) -> float:
     """Top-k accuracy of always answering the k most frequent answers of the set."""
     common = {w for w, _ in Counter(i["answer"] for i in items).most_common(k)}
     return sum(i["answer"] in common for i in items) / len(items)
 
 
-def score(fill_mask, items: list[dict]) -> dict:
-    """Top-1 and top-5 accuracy of a fill-mask pipeline on the items, with the baseline."""
-    predictions = fill_mask([i["text"] for i in items], top_k=5)
+def score(fill_mask, items: list[dict], candidates: list[str] | None = None) -> dict:
+    """Top-1 and top-5 accuracy of a fill-mask pipeline on the items, with the baseline; with
+    `candidates` (say `answer_words(vocab)`), the model's guesses are limited to them."""
+    if candidates is None:
+        predictions = fill_mask([i["text"] for i in items], top_k=5)
+    else:
+        predictions = fill_mask([i["text"] for i in items], top_k=5, targets=candidates)
     top1 = top5 = 0
     for item, candidates in zip(items, predictions):
         tokens = [c["token_str"].strip() for c in candidates]

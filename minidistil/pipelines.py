@@ -139,10 +139,15 @@ def _tokenized_lengths(tokenizer, texts) -> list[int]:
 
 
 class FillMask(Pipeline):
-    def __call__(self, inputs, top_k: int = 5):
-        """Per input, the `top_k` candidates for its mask; with several masks, one such list per mask."""
+    def __call__(self, inputs, top_k: int = 5, targets: str | list[str] | None = None):
+        """Per input, the `top_k` candidates for its mask; with several masks, one such list per mask.
+        `targets` (words or tokens) limits the candidates to them, as in transformers: each keeps its
+        probability over the whole vocabulary, and top_k is capped at their number."""
         texts, single = _as_list(inputs)
         _check_count("top_k", top_k, most=self.model.config.vocab_size)
+        target_ids = None if targets is None else self._target_ids(targets)
+        if target_ids is not None:
+            top_k = min(top_k, len(target_ids))
         if not texts:
             return []
         lengths = _tokenized_lengths(self.tokenizer, texts)
@@ -162,11 +167,37 @@ class FillMask(Pipeline):
             positions = np.flatnonzero(f["input_ids"] == self.tokenizer.mask_token_id)
             for position in positions:
                 probs = torch.softmax(logits[position].float(), -1)
+                if target_ids is not None:
+                    probs = probs[target_ids]
                 top = torch.topk(probs, top_k)
+                tokens = top.indices if target_ids is None else target_ids[top.indices]
                 found.append([self._filled(f["input_ids"], position, int(t), float(p), len(positions) > 1)
-                              for p, t in zip(top.values, top.indices)])
+                              for p, t in zip(top.values, tokens)])
             results.append(found[0] if len(found) == 1 else found)
         return results[0] if single else results
+
+    def _target_ids(self, targets) -> torch.Tensor:
+        """Vocabulary ids of `targets`, sorted and unique. A word outside the vocabulary stands for
+        its first word piece, with a warning (transformers' rule)."""
+        targets = [targets] if isinstance(targets, str) else list(targets)
+        if not all(isinstance(t, str) for t in targets):
+            raise TypeError("targets must be a string or a list of strings")
+        ids = set()
+        for target in targets:
+            if target in self.tokenizer.vocab:
+                ids.add(self.tokenizer.vocab[target])
+                continue
+            pieces = self.tokenizer(target, add_special_tokens=False)["input_ids"]
+            if not pieces:
+                warnings.warn(f"the target {target!r} has no token in the vocabulary; it is ignored", UserWarning,
+                              stacklevel=3)
+                continue
+            warnings.warn(f"the target {target!r} is not in the vocabulary; its first word piece "
+                          f"{self.tokenizer.convert_ids_to_tokens(pieces[0])!r} stands for it", UserWarning, stacklevel=3)
+            ids.add(pieces[0])
+        if not ids:
+            raise ValueError("targets holds no word of the vocabulary; give at least one")
+        return torch.tensor(sorted(ids))
 
     def _filled(self, ids, position, token, score, several_masks: bool) -> dict:
         ids = ids.copy()

@@ -31,3 +31,21 @@ def test_the_baseline_and_the_score_by_hand():
         return [[{"token_str": w} for w in ["rain", "snow", "wall", "sun", "sea"]] for _ in texts]
     scores = cloze.score(fill_mask, items)
     assert scores["top1"] == pytest.approx(0.3) and scores["top5"] == pytest.approx(0.4)
+
+
+def test_answer_words_are_what_an_item_may_ask_for():
+    words = cloze.answer_words(VOCAB | {"##ing", "Rain", "abc", "whom", "rain2"})
+    # not "the" (3 letters), "about", "every", "whom" (function words), "##ing", "Rain", "rain2"
+    assert words == sorted(VOCAB - {"the", "about", "every"})
+
+
+def test_candidates_reach_the_pipeline_as_its_targets():
+    items = [{"text": "x [MASK]", "answer": "rain"}, {"text": "y [MASK]", "answer": "wall"}]
+    seen = []
+
+    def fill_mask(texts, top_k, targets=None):
+        seen.append(targets)
+        return [[{"token_str": w} for w in (targets or ["the"])[:top_k]] for _ in texts]
+    assert cloze.score(fill_mask, items)["top5"] == 0 and seen[-1] is None
+    scores = cloze.score(fill_mask, items, candidates=["rain", "wall"])
+    assert seen[-1] == ["rain", "wall"] and scores["top5"] == 1 and scores["top1"] == 0.5

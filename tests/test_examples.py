@@ -69,3 +69,26 @@ def test_ablation_rewrites_only_its_own_section_of_the_results_page(tmp_path, ti
     assert "Beyond the noise of these test sets" in text
     assert len(json.loads((tmp_path / "runs" / "test.json").read_text())) == 6 * 1 * 2  # variants x seeds x tasks
     assert "measured run time" in out
+
+
+def test_the_demo_transfer_set_holds_the_unlabelled_snippets_copies_and_plots(tiny_teacher):
+    """Student-D's transfer set: a rewritten copy of each labelled snippet, the plot summaries, and
+    every training snippet left out of the labelled set (its label hidden: texts only)."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import demo
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    from dataclasses import replace
+    from minidistil import tasks
+    task = tasks.load("sentiment")
+    task = replace(task, train=task.train[:50])
+    settings = demo.Settings(finetune_examples=20, max_length=32)
+    texts = demo.transfer_set(settings, task, Path(tiny_teacher))
+    labelled = [e["text"] for e in task.train[:settings.finetune_examples]]
+    plots = sources.rotten_tomatoes_plots()
+    assert len(texts) == 20 + len(plots) + 30
+    assert texts[len(labelled):] == plots + [e["text"] for e in task.train[20:]]
+    copies = texts[:len(labelled)]
+    assert all(isinstance(t, str) and t for t in copies)
+    assert sum(c != t for c, t in zip(copies, labelled)) > len(labelled) // 2  # words were replaced

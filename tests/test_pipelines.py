@@ -99,6 +99,21 @@ def test_fill_mask_matches_hugging_face(tmp_path_factory, vocab_file):
         assert [m["sequence"] for m in mine] == [r["sequence"] for r in ref]
 
 
+def test_fill_mask_targets_match_hugging_face(tmp_path_factory, vocab_file):
+    folder, hf_model = hf_folder(tmp_path_factory, vocab_file, "DistilBertForMaskedLM")
+    texts = ["The capital of France is [MASK].", "I [MASK] this film."]
+    targets = ["paris", "london", "love", "hate", "film", "the"]
+    ours = minidistil.pipeline("fill-mask", model=folder)(texts, top_k=4, targets=targets)
+    theirs = hf_pipeline("fill-mask", folder, hf_model, vocab_file)(texts, top_k=4, targets=targets)
+    for mine, ref in zip(ours, theirs):
+        assert {m["token_str"] for m in mine} <= set(targets)
+        assert [m["token"] for m in mine] == [r["token"] for r in ref]
+        assert [m["score"] for m in mine] == pytest.approx([r["score"] for r in ref], abs=1e-5)
+        assert [m["sequence"] for m in mine] == [r["sequence"] for r in ref]
+    # top_k above the number of targets is capped, as in transformers
+    assert len(minidistil.pipeline("fill-mask", model=folder)(texts[0], top_k=10, targets=["paris", "love"])) == 2
+
+
 def test_embedding_is_sentence_transformers_recipe_on_all_minilm(teacher_dir):
     from transformers import BertModel, BertTokenizerFast
     ours = minidistil.pipeline("embedding", model=teacher_dir, batch_size=2)(SENTENCES)
