@@ -90,13 +90,11 @@ def baseline(items: list[dict], k: int = 5) -> float:
 def score(fill_mask, items: list[dict], candidates: list[str] | None = None) -> dict:
     """Top-1 and top-5 accuracy of a fill-mask pipeline on the items, with the baseline; with
     `candidates` (say `answer_words(vocab)`), the model's guesses are limited to them."""
-    if candidates is None:
-        predictions = fill_mask([i["text"] for i in items], top_k=5)
-    else:
-        predictions = fill_mask([i["text"] for i in items], top_k=5, targets=candidates)
+    limit = {} if candidates is None else {"targets": candidates}
+    predictions = fill_mask([i["text"] for i in items], top_k=5, **limit)
     top1 = top5 = 0
-    for item, candidates in zip(items, predictions):
-        tokens = [c["token_str"].strip() for c in candidates]
+    for item, guesses in zip(items, predictions):
+        tokens = [g["token_str"].strip() for g in guesses]
         top1 += tokens[0] == item["answer"]
         top5 += item["answer"] in tokens
     return {"items": len(items), "top1": top1 / len(items), "top5": top5 / len(items),

@@ -145,8 +145,9 @@ class FillMask(Pipeline):
         probability over the whole vocabulary, and top_k is capped at their number."""
         texts, single = _as_list(inputs)
         _check_count("top_k", top_k, most=self.model.config.vocab_size)
-        target_ids = None if targets is None else self._target_ids(targets)
-        if target_ids is not None:
+        target_ids = None
+        if targets is not None:
+            target_ids = self._target_ids(targets)
             top_k = min(top_k, len(target_ids))
         if not texts:
             return []
