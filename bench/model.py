@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +29,7 @@ from minidistil import DistilBertModel, sources
 from minidistil.cli.flags import parse_settings
 from minidistil.flops import forward_flops, peak_tflops
 
-from common import cpu_name, median_and_rounds  # bench/common.py
+from common import cpu_name, median_and_rounds, timed  # bench/common.py
 
 @dataclass
 class Settings:
@@ -55,14 +54,6 @@ def batches(device, n_ragged):
     return {"8x128": fixed, f"ragged {n_ragged}x{ragged[0].shape[1]} ({real:.0%} real)": ragged}, device
 
 
-def timed(fn, sync):
-    sync()
-    t0 = time.perf_counter()
-    fn()
-    sync()
-    return time.perf_counter() - t0
-
-
 def paired_rounds(run_ours, run_theirs, sync, repeats: int, rounds: int):
     """Both models' run times over `rounds` rounds of `repeats` alternating runs, and each round's
     ratio time(theirs) / time(ours): > 1 means ours is faster. A round's ratio is the median over
@@ -72,8 +63,8 @@ def paired_rounds(run_ours, run_theirs, sync, repeats: int, rounds: int):
     for _ in range(rounds):
         a, b = [], []
         for _ in range(repeats):  # alternate, one run at a time
-            a.append(timed(run_ours, sync))
-            b.append(timed(run_theirs, sync))
+            a.append(timed(run_ours, sync)[0])
+            b.append(timed(run_theirs, sync)[0])
         ratios.append(statistics.median(y / x for x, y in zip(a, b)))
         t_ours += a
         t_theirs += b

@@ -29,7 +29,7 @@ from minidistil.convert import model_class
 from minidistil.onnx_export import export_onnx, inference_session, require
 from minidistil.quantize import quantize
 
-from common import cpu_name, median_and_rounds  # bench/common.py
+from common import cpu_name, median_and_rounds, speed_batches  # bench/common.py
 
 
 @dataclass
@@ -38,18 +38,6 @@ class Settings:
     threads: int = 1              # torch threads and onnxruntime intra-op threads
     repeats: int = 5              # timed runs per side in a round
     rounds: int = 3               # rounds per row; their spread is reported
-
-
-def speed_batches() -> dict:
-    ids = torch.randint(1000, 30000, (8, 128), generator=torch.Generator().manual_seed(0))
-    texts, _ = sources.rotten_tomatoes()
-    enc = WordPieceTokenizer.from_pretrained(sources.vocab_file().parent)(texts[:32], truncation=True, max_length=128)
-    T = max(len(row) for row in enc["input_ids"])
-    ragged = torch.zeros(32, T, dtype=torch.long)
-    mask = torch.zeros_like(ragged)
-    for i, row in enumerate(enc["input_ids"]):
-        ragged[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1
-    return {"8 x 128": (ids, torch.ones_like(ids)), f"ragged 32 x {T}": (ragged, mask)}
 
 
 def ratio_round(torch_model, other, ids, mask, repeats: int) -> float:
@@ -86,7 +74,7 @@ def main():
     print(f"{cpu_name()}, torch {torch.__version__}, onnxruntime {require('onnxruntime').__version__}, "
           f"{args.threads} thread(s)\n")
     print("| batch | vs PyTorch fp32 fast path | median (rounds) |\n|---|---|---|")
-    for bname, (ids, mask) in speed_batches().items():
+    for bname, (ids, mask) in speed_batches(WordPieceTokenizer.from_pretrained(sources.vocab_file().parent)).items():
         for name, side in sides.items():
             ratios = [ratio_round(model, side, ids, mask, args.repeats) for _ in range(args.rounds)]
             print(f"| {bname} | {name} | {median_and_rounds(ratios)} |", flush=True)

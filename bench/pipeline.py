@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +25,7 @@ import minidistil
 from minidistil import DistilBertForSequenceClassification, WordPieceTokenizer, sources
 from minidistil.cli.flags import parse_settings
 
-from common import cpu_name, median_and_rounds  # bench/common.py
+from common import cpu_name, median_and_rounds, timed  # bench/common.py
 
 @dataclass
 class Settings:
@@ -37,12 +36,6 @@ class Settings:
     threads: int = 0              # torch threads (0: torch's default)
 
 
-def timed(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
 def passes(runs: dict, repeats: int, rounds: int) -> list[dict]:
     """Seconds per pass, one {pipeline: [seconds, ...]} per round; the pipelines take turns, one
     full pass each."""
@@ -51,7 +44,7 @@ def passes(runs: dict, repeats: int, rounds: int) -> list[dict]:
         seconds = {name: [] for name in runs}
         for _ in range(repeats):
             for name, run in runs.items():
-                seconds[name].append(timed(run))
+                seconds[name].append(timed(run)[0])
         timings.append(seconds)
     return timings
 

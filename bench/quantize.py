@@ -29,7 +29,7 @@ from minidistil.finetune import FinetuneConfig, evaluate
 from minidistil.quantize import quantize
 from minidistil.tokenizer import copy_tokenizer_files
 
-from common import cpu_name, median_and_rounds  # bench/common.py
+from common import cpu_name, median_and_rounds, speed_batches  # bench/common.py
 
 
 @dataclass
@@ -45,18 +45,6 @@ class Settings:
 
 def size_mb(folder: Path) -> float:
     return (Path(folder) / "model.safetensors").stat().st_size / 1e6
-
-
-def speed_batches(tokenizer) -> dict:
-    ids = torch.randint(1000, 30000, (8, 128), generator=torch.Generator().manual_seed(0))
-    texts, _ = sources.rotten_tomatoes()
-    enc = tokenizer(texts[:32], truncation=True, max_length=128)
-    T = max(len(row) for row in enc["input_ids"])
-    ragged = torch.zeros(32, T, dtype=torch.long)
-    mask = torch.zeros_like(ragged)
-    for i, row in enumerate(enc["input_ids"]):
-        ragged[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1
-    return {"8 x 128": (ids, torch.ones_like(ids)), f"ragged 32 x {T}": (ragged, mask)}
 
 
 def ratio_round(base, other, ids, mask, repeats: int) -> float:

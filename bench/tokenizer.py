@@ -21,14 +21,13 @@ os.environ["RAYON_NUM_THREADS"] = "1"  # before tokenizers is imported
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 import statistics  # noqa: E402
-import time  # noqa: E402
 
 from transformers import BertTokenizer, BertTokenizerLegacy  # noqa: E402
 
 from minidistil import WordPieceTokenizer, sources  # noqa: E402
 from minidistil.cli.flags import parse_settings  # noqa: E402
 
-from common import cpu_name, median_and_rounds  # noqa: E402  (bench/common.py)
+from common import cpu_name, median_and_rounds, timed  # noqa: E402  (bench/common.py)
 
 
 @dataclass
@@ -83,12 +82,6 @@ def make_rows(folder, ours, rust, legacy, texts: list[str], share: list[str]) ->
         Row("minidistil, one at a time (legacy slice)", lambda: [ours.encode(t, **plain) for t in share],
             "BertTokenizerLegacy", lambda: [legacy.encode(t, **plain) for t in share], share),
     ]
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def measure(row: Row, rounds: int) -> tuple:

@@ -3,10 +3,20 @@
     make reproduce               # sets up, then runs this file on its defaults: the table in RESULTS.md
     python examples/ablation.py --seeds 1 --finetune-examples 500 --distill-steps 20   # a quick look
 
+Time on 2 idle CPU cores, estimated (not measured): each distillation about 15 minutes (1,200 steps
+on the teacher outputs that the default student's build stored, 0.67x a step that runs the teacher),
+15 of them (3.75 hours), plus 54 fine-tunings (about 1.5 hours at 100 steps per variant): about 5
+hours. The distillations alone exceed 3 hours at the default student's budget; what fits is a cut
+to say in RESULTS.md (say `--distill-steps 600 --tasks sentiment,tweets`, about 3 hours).
+
 One teacher (all-MiniLM-L6-v2 further pretrained with MLM, as in examples/demo.py) is shared by
 every variant. Each variant builds a 3-layer student, distils it (or not) on the teacher's training
 text, fine-tunes it on three real classification tasks with one recipe, and is scored on their test
-splits; the score is the mean of the three accuracies, as GLUE's macro-score averages tasks:
+splits; the score is the mean of the three accuracies, as GLUE's macro-score averages tasks.
+Every variant is distilled as the default student is (`pretrained.StudentSettings`: the same steps,
+batch and chunks of the teacher's text), so that all of them read the teacher's outputs stored once
+(static masks, top-64 logits); each is also scored before fine-tuning, on the same held-out masks
+as the teacher: masked-token perplexity and top-1 agreement with the teacher (`report.json`):
 
     (a) triple loss              5.0 * KL + 2.0 * MLM + 1.0 * cosine, student taken from teacher layers 0, 2, 5
     (b) without the cosine term  alpha_cos = 0
@@ -19,9 +29,10 @@ Like with like: every variant gets the same distillation steps, and every fine-t
 token table too (a random student's table holds nothing until it is trained; keeping it frozen, as
 the other examples do, would measure a frozen table, not the initialisation).
 
-Each variant is reported as the change in macro-score against (a), seed by seed (median and range
-over the seeds), with a paired-bootstrap interval over the test examples of all three tasks,
-beside the paper's change in GLUE macro-score. The table is printed and written to RESULTS.md.
+Each variant is reported with its held-out perplexity and teacher agreement (median and range over
+the seeds), and as the change in macro-score against (a), seed by seed (median and range over the
+seeds), with a paired-bootstrap interval over the test examples of all three tasks, beside the
+paper's change in GLUE macro-score. The table is printed and written to RESULTS.md.
 """
 import json
 import platform
@@ -36,21 +47,20 @@ import torch
 from tqdm.auto import tqdm
 
 import demo  # examples/demo.py: the demo's settings for each recipe step, shared with `make demo`
-from minidistil import DistilBertForMaskedLM, metrics, tasks
+from minidistil import DistilBertForMaskedLM, metrics, pretrained, tasks
 from minidistil.cli.flags import changed_flags, flat_fields, parse_settings
-from minidistil.finetune import MODEL_DIR, load_model, save_model
-from minidistil.recipe import DistillSettings, extract_student
+from minidistil.checkpoint import MODEL_DIR, save_model
+from minidistil.finetune import load_model
+from minidistil.recipe import extract_student
 
 
 @dataclass
 class Settings(demo.Settings):
-    """examples/demo.py's knobs (so that (a) is the demo's student, distilled more briefly), plus the
-    seeds and tasks of the variants and where to write."""
+    """examples/demo.py's knobs (so that (a) is the demo's student: the default student's steps, batch
+    and chunks, another seed), plus the seeds and tasks of the variants and where to write."""
     out: str = "runs/ablation"    # every run's folder: <variant>-seed<n>/, test.json
-    distill_steps: int = 100      # triple-loss steps per variant and seed (the demo: 200)
     finetune_examples: int = 1000  # training examples per task (0: all)
     val_examples: int = 500       # validation examples that pick the best epoch, per task (0: all)
-    heldout_chunks: int = 100     # held-out chunks scored during each distillation (the demo: 200)
     epochs: int = 2               # fine-tuning epochs, every task
     seeds: str = "1,2,3"          # one distillation + three fine-tunings per variant per seed
     tasks: str = "sentiment,tweets,topics"  # the classification tasks of the macro-score
@@ -70,11 +80,9 @@ VARIANTS = [
 ]
 
 
-def variant_settings(base: DistillSettings, change: dict) -> DistillSettings:
-    """`base` with a variant's changes: the loss weights go to `base.loss`, the rest to `base`."""
-    loss_changes = {k: v for k, v in change.items() if hasattr(base.loss, k)}
-    other = {k: v for k, v in change.items() if k not in loss_changes}
-    return replace(base, loss=replace(base.loss, **loss_changes), **other)
+def variant_settings(s: Settings, change: dict, seed: int) -> pretrained.StudentSettings:
+    """The demo's student settings with a variant's changes (loss weights, the student's start) and `seed`."""
+    return replace(demo.student_settings(s, s.distill), seed=seed, **change)
 
 
 def main():
@@ -91,15 +99,18 @@ def main():
     task_list = [tasks.load(name) for name in s.tasks.split(",")]
 
     correct = {}  # (variant, seed, task) -> 1/0 per test example
+    heldout = {}  # (variant, seed) -> held-out report before fine-tuning (perplexity, agreement, ...)
     runs = [(v, seed) for seed in seeds for v in VARIANTS]
     for (name, change, _, _), seed in tqdm(runs, desc="variants", unit="run"):
         tqdm.write(f"\n{name}, seed {seed}")
         run, seeded = out / run_name(name, seed), replace(s, seed=seed)
-        if change is None:  # the extracted student, saved as it is
+        if change is None:  # the extracted student, saved as it is; scored in (a)'s report, on its masks
             student_dir = run / "student"
-            save_model(extract_student(teacher, s.distill).eval(), teacher_dir, student_dir)
+            save_model(extract_student(teacher, s.distill.student_layers).eval(), teacher_dir, student_dir)
+            heldout[name, seed] = heldout[VARIANTS[0][0], seed]["models"]["undistilled"]
         else:  # distil() seeds with `seed` before it builds the student: (e)'s random weights come from it
-            demo.distill_student(seeded, variant_settings(s.distill, change), teacher_dir, run / "distill")
+            report = pretrained.distill_student(variant_settings(s, change, seed), teacher_dir, run / "distill")
+            heldout[name, seed] = {**report["models"]["student"], "models": report["models"]}
             student_dir = run / "distill" / MODEL_DIR
         for task in task_list:
             folder = run / task.name
@@ -109,19 +120,24 @@ def main():
                                                                    test, folder / MODEL_DIR)
         (out / "test.json").write_text(json.dumps({" / ".join(map(str, k)): sum(v) / len(v)
                                                    for k, v in correct.items()}, indent=1))
+        (out / "heldout.json").write_text(json.dumps({" / ".join(map(str, k)): {m: v[m] for m in (
+            "perplexity", "top1", "top5", "agreement")} for k, v in heldout.items()}, indent=1))
 
     minutes = (time.perf_counter() - started) / 60
-    rows = summarise(correct, seeds, [t.name for t in task_list])
+    rows = summarise(correct, seeds, [t.name for t in task_list], heldout)
     table = markdown_table(rows, [t.name for t in task_list])
-    print("\n" + table + f"\n\nmeasured run time: {minutes:.1f} minutes")
+    teacher_ppl = spread([heldout[VARIANTS[0][0], seed]["models"]["teacher"]["perplexity"] for seed in seeds])
+    print("\n" + table + f"\n\nteacher's held-out perplexity on the same masks: {teacher_ppl}"
+          f"\nmeasured run time: {minutes:.1f} minutes")
     if s.results:
-        write_section(Path(s.results), results_section(s, seeds, table, minutes, rows, task_list))
+        write_section(Path(s.results), results_section(s, seeds, table, minutes, rows, task_list, teacher_ppl))
         print(f"written: the ablation section of {s.results}")
 
 
-def summarise(correct: dict, seeds: list[int], task_names: list[str]) -> dict:
-    """Per variant: the macro-score per seed, the change against (a) per seed (median and range),
-    the change per task, and the paired-bootstrap interval of the change over every seed and task."""
+def summarise(correct: dict, seeds: list[int], task_names: list[str], heldout: dict) -> dict:
+    """Per variant: the held-out perplexity and teacher agreement per seed, the macro-score per seed,
+    the change against (a) per seed (median and range), the change per task, and the paired-bootstrap
+    interval of the change over every seed and task."""
     reference = VARIANTS[0][0]
     accuracy = {k: sum(v) / len(v) for k, v in correct.items()}
     rows = {}
@@ -131,7 +147,9 @@ def summarise(correct: dict, seeds: list[int], task_names: list[str]) -> dict:
         per_task = {t: statistics.mean(accuracy[name, seed, t] - accuracy[reference, seed, t] for seed in seeds)
                     for t in task_names}
         pairs = [(correct[reference, seed, t], correct[name, seed, t]) for seed in seeds for t in task_names]
-        rows[name] = {"macro": macro, "delta": delta, "per_task": per_task,
+        rows[name] = {"perplexity": [heldout[name, seed]["perplexity"] for seed in seeds],
+                      "agreement": [heldout[name, seed]["agreement"] for seed in seeds],
+                      "macro": macro, "delta": delta, "per_task": per_task,
                       "interval": metrics.macro_paired_bootstrap(pairs) if name != reference else None}
     return rows
 
@@ -149,11 +167,20 @@ def median_range(values: list[float]) -> str:
     return f"{statistics.median(points):+.2f} [{min(points):+.2f}, {max(points):+.2f}]"
 
 
+def spread(values: list[float], digits: int = 1, scale: float = 1.0) -> str:
+    """Median [min, max] of a score over the seeds."""
+    v = [scale * x for x in values]
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{statistics.median(v):.{digits}f} [{min(v):.{digits}f}, {max(v):.{digits}f}]"
+
+
 def markdown_table(rows: dict, task_names: list[str]) -> str:
-    lines = ["| variant | paper's Table 4 row | paper: Δ GLUE macro-score | macro-score (%), median of seeds | "
+    lines = ["| variant | paper's Table 4 row | held-out MLM perplexity, median [range] | top-1 agreement with "
+             "the teacher (%), median [range] | paper: Δ GLUE macro-score | macro-score (%), median of seeds | "
              "Δ macro-score vs (a), median [range] | paired 95% interval | beyond noise? | "
              + " | ".join(f"Δ {t}" for t in task_names) + " |",
-             "|---|---|---:|---:|---:|---:|:---:|" + "---:|" * len(task_names)]
+             "|---|---|---:|---:|---:|---:|---:|---:|:---:|" + "---:|" * len(task_names)]
     for name, _, paper_row, paper in VARIANTS:
         r = rows[name]
         paper_text = "0 (reference)" if paper == 0.0 else "n/a" if paper is None else f"{paper:+.2f}"
@@ -166,7 +193,8 @@ def markdown_table(rows: dict, task_names: list[str]) -> str:
             interval = f"[{100 * i['low']:+.2f}, {100 * i['high']:+.2f}]"
             beyond = "yes" if i["exceeds"] else "no"
         per_task = " | ".join(f"{100 * r['per_task'][t]:+.2f}" for t in task_names)
-        lines.append(f"| {name} | {paper_row} | {paper_text} | {macro} | {delta} | {interval} | {beyond} | {per_task} |")
+        lines.append(f"| {name} | {paper_row} | {spread(r['perplexity'])} | {spread(r['agreement'], 1, 100)} | "
+                     f"{paper_text} | {macro} | {delta} | {interval} | {beyond} | {per_task} |")
     return "\n".join(lines)
 
 
@@ -183,7 +211,8 @@ def write_section(path: Path, section: str) -> None:
     tmp.replace(path)  # a crash mid-write leaves the old page whole
 
 
-def results_section(s: Settings, seeds: list[int], table: str, minutes: float, rows: dict, task_list) -> str:
+def results_section(s: Settings, seeds: list[int], table: str, minutes: float, rows: dict, task_list,
+                    teacher_ppl: str) -> str:
     flags = changed_flags(s, Settings())
     command = "python examples/ablation.py" + (f" {flags}" if flags else "")
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
@@ -217,13 +246,18 @@ Regenerate with `make reproduce`, or:
 - The paired interval redraws each task's test set {1000} times, with every seed's pair of runs
   scored on the same redrawn examples; it measures the test sets' sampling error, the seed range
   the training's. Test examples: {sizes}.
-- Like with like: every variant is distilled for the same {s.distill_steps} steps (batch {s.batch_size}), and every
+- The held-out columns score each student before fine-tuning on {s.heldout_chunks} held-out chunks of the
+  teacher's text, every model of a seed on the same masks: masked-token perplexity (the teacher's:
+  {teacher_ppl}) and how often its top-1 guess is the teacher's. Median [min, max] over the seeds.
+- Like with like: every variant is distilled for the same {s.distill_steps} steps (batch {s.batch_size}), on the
+  same chunks and the teacher's outputs stored once for all of them (top-{s.distill.teacher_top_k}, static masks), and every
   fine-tuning trains the token table too, so that (e)'s randomly initialised table can learn.
 - The paper's figures are changes in GLUE macro-score after a full-scale distillation of
   BERT-base; they are printed beside ours for their sign and order, not as the same unit.
   The paper's rows read "L_ce - L_cos - L_mlm" with ∅ in place of the term removed.
-- The seed sets the distillation's masking and batch order, the fine-tuning's head, dropout and
-  order, and the random student of (e).
+- The seed sets the distillation's batch order and dropout (its masks are static, the same for every
+  seed: they come with the stored teacher outputs), the held-out masks of its row, the fine-tuning's
+  head, dropout and order, and the random student of (e).
 
 ### Settings
 

@@ -13,7 +13,7 @@ model class (`DistilBertForSequenceClassification`), its own tokenizer (`BertTok
 own scheduler (`get_linear_schedule_with_warmup`), in a plain PyTorch loop. Dropout masks differ
 between the two implementations, so the numbers agree closely, not bitwise.
 """
-from dataclasses import dataclass
+from dataclasses import replace
 import time
 
 import numpy as np
@@ -23,25 +23,17 @@ import transformers
 from minidistil import sources, tasks
 from minidistil.batching import LengthGroupedBatches, collate, length_sorted_batches
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, Features, finetune, load_model, save_model
+from minidistil.checkpoint import save_model
+from minidistil.finetune import FinetuneConfig, Features, finetune, load_model
 
 
-@dataclass
-class Settings:
-    out_dir: str = "runs/compare"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
-    train_limit: int = 2000  # training examples used
-    epochs: int = 2  # passes over the training examples
-    lr: float = 1e-4  # peak learning rate
-    max_length: int = 64  # tokens per input row
-    batch_size: int = 32  # examples per optimizer step
-    seed: int = 42  # seeds the fresh head, dropout and the batch order
-
-
-args = parse_settings(Settings, __doc__)
+FLAGS = ("out_dir", "train_limit", "epochs", "lr", "max_length", "batch_size", "seed")
+args = parse_settings(FinetuneConfig, __doc__, only=FLAGS, out_dir="runs/compare", train_limit=2000, epochs=2,
+                      lr=1e-4, max_length=64)
 
 task = tasks.load("sentiment")
-cfg = FinetuneConfig(out_dir=f"{args.out_dir}/minidistil", lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-                     max_length=args.max_length, seed=args.seed, train_limit=args.train_limit, patience=args.epochs)
+# Every epoch runs, as on the transformers side, which keeps its best epoch.
+cfg = replace(args, out_dir=f"{args.out_dir}/minidistil", patience=args.epochs)
 
 # One starting point for both: the encoder plus a head initialised once, from one seed.
 torch.manual_seed(args.seed)

@@ -4,8 +4,9 @@
     python examples/demo.py --finetune-examples 1000 --epochs 1     # a quick look (a few minutes)
     python examples/demo.py --finetune-examples 0                   # every labelled snippet (about 32 minutes)
 
-Times on an idle 2-core CPU: 17 minutes once the teacher is cached; the first run on a machine
-also builds the teacher (about 20 minutes more, once; `python -m minidistil adapt-teacher`).
+Times on an idle 2-core CPU: 17 minutes once the teacher and the student are cached; the first run
+on a machine also builds the teacher (about 20 minutes, once; `python -m minidistil adapt-teacher`)
+and the default student (about 25 minutes, once; `python -m minidistil distill`).
 
 What it does, with real weights and real text:
 1. the teacher: all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) further pretrained with MLM on
@@ -13,16 +14,21 @@ What it does, with real weights and real text:
    its held-out perplexity and top-1/top-5 against word frequencies, and a fill-in-the-blank test
    on held-out sentences, show that it knows words (`minidistil.teacher`, `minidistil.cloze`);
 2. a student with half the layers (teacher layers 0, 2, 5), distilled with the triple loss
-   5.0 * KL(T=2) * T^2 + 2.0 * MLM + 1.0 * cosine on the teacher's own training text;
-3. teacher and student fine-tuned on 4,000 labelled Rotten Tomatoes snippets (the source of SST-2)
+   5.0 * KL(T=2) * T^2 + 2.0 * MLM + 1.0 * cosine on the teacher's own training text: the default
+   student, `pretrained.student_dir()`, built once per machine (other --distill-* settings or a
+   --teacher distil one into OUT/distill); beside it the same student extracted with no distillation,
+   both scored on the same held-out masks (perplexity, and agreement with the teacher);
+3. teacher, student and the undistilled student fine-tuned on 4,000 labelled Rotten Tomatoes snippets (the source of SST-2)
    with one recipe; then the student once more on the fine-tuned teacher's soft labels over a
    transfer set: the labelled snippets, the other 6,202 training snippets with their labels hidden,
    the file's plot summaries, and copies of each labelled snippet in which the MLM teacher replaced
    words, as TinyBERT does. That is the paper's DistilBERT (D), with task-time distillation, in the
    setting where it pays: few labels, more in-domain text (--finetune-examples 0 labels them all);
 4. the paper's table at this scale: parameters, inference speed measured side by side, test accuracy
-   with its 95% bootstrap interval, the student's retention of the teacher's accuracy, and the gain
-   of task-time distillation with its paired-bootstrap interval; loss curves as PNGs.
+   with its 95% bootstrap interval beside each model's held-out MLM perplexity, the student's
+   retention of the teacher's accuracy, and what distillation adds: the student minus the
+   undistilled student, and the gain of task-time distillation, each with its paired-bootstrap
+   interval; loss curves as PNGs.
 
 Each step is a call of minidistil.recipe (adapt_teacher, distill, finetune); every knob is a flag.
 The paper (Sanh et al. 2019): 40% fewer parameters, 60% faster, 97% of BERT-base's GLUE score.
@@ -35,22 +41,24 @@ from pathlib import Path
 import torch
 
 import minidistil
-from minidistil import DistilBertForMaskedLM, augment, cloze, metrics, sources, tasks, teacher
+from minidistil import DistilBertForMaskedLM, augment, cloze, metrics, pretrained, sources, tasks, teacher
+from minidistil.checkpoint import MODEL_DIR, save_model
 from minidistil.cli.flags import flat_fields, parse_settings
-from minidistil.data import TokenCorpus
-from minidistil.distill import DistillLoss
-from minidistil.finetune import MODEL_DIR, FinetuneConfig, load_model, load_tokenizer, predict
-from minidistil.recipe import DistillSettings, adapt_teacher, distill, finetune
-from minidistil.train import TrainConfig
+from minidistil.distill import extract_student
+from minidistil.finetune import FinetuneConfig, load_model, load_tokenizer, predict
+from minidistil.masking import MLM_SMOOTHING, MaskingOptions
+from minidistil.recipe import DistillSettings, adapt_teacher, finetune
+
+DEFAULT_STUDENT = pretrained.StudentSettings()
 
 
 @dataclass
 class Settings:
     out: str = "runs/demo"         # every step's folder: distill/, sentiment-*/, summary.json
     teacher: str = ""              # a model folder written by adapt-teacher (report.json and corpus/ beside it); "": the cached default
-    distill_steps: int = 200       # triple-loss steps on the teacher's training text
-    batch_size: int = 16           # distillation batch (chunks of 128 tokens)
-    distill_lr: float = 5e-4       # peak learning rate of the distillation (DistilBERT's)
+    distill_steps: int = DEFAULT_STUDENT.max_steps  # triple-loss steps on the teacher's training text (the default student's)
+    batch_size: int = DEFAULT_STUDENT.batch_size    # distillation batch (chunks of 128 tokens)
+    distill_lr: float = DEFAULT_STUDENT.lr          # peak learning rate of the distillation (DistilBERT's)
     max_length: int = 64           # tokens per sentiment snippet
     finetune_examples: int = 4000  # labelled training snippets; the rest join student-D's transfer set unlabelled; 0 labels all 10,202
     eval_examples: int = 0         # validation and test snippets scored (and timed); 0 takes all 1,275 of each
@@ -60,13 +68,13 @@ class Settings:
     copies: int = 1                # MLM-rewritten copies of each training snippet in the transfer set
     transfer_examples: int = 0     # at most this many transfer texts (a quick look); 0: all of them
     alpha: float = 0.9             # student-D: weight of the teacher's soft labels (the rest: hard labels)
-    heldout_chunks: int = 200      # held-out chunks of 128 tokens on which the distillation's MLM perplexity is tracked
+    heldout_chunks: int = DEFAULT_STUDENT.heldout_chunks  # held-out chunks of 128 tokens: the students' MLM perplexity
     cloze_items: int = 300         # held-out sentences of the fill-in-the-blank test
     seed: int = 42                 # seeds every step: the student, masks, heads, dropout, batch order
     threads: int = 0               # torch threads; 0 keeps torch's default (use 1 on a machine busy with other jobs)
-    # The KL term on the masked positions only: on a CPU, projecting every real token onto the
-    # vocabulary for teacher and student costs more than the rest of the step.
-    distill: DistillSettings = field(default_factory=lambda: DistillSettings(loss=DistillLoss(restrict_ce_to_mask=True)))
+    # The default student's: the KL term on the masked positions only (on a CPU, projecting every
+    # real token onto the vocabulary costs more than the rest of the step), on stored teacher outputs.
+    distill: DistillSettings = field(default_factory=lambda: DEFAULT_STUDENT.distill_settings())
 
 
 def main():
@@ -78,14 +86,19 @@ def main():
     teacher_dir = teacher_folder(s)
     knows = teacher_knowledge(s, teacher_dir)
 
-    print("2/4 extracting a 3-layer student and distilling it with the triple loss")
-    _, distilled = distill_student(s, s.distill, teacher_dir, out / "distill")
+    print("2/4 the 3-layer student distilled with the triple loss (the default one is built once per machine)")
+    student_dir = distilled_student(s, s.distill, teacher_dir, out / "distill")
+    report = json.loads((student_dir.parent / "report.json").read_text())
+    undistilled_dir = out / "undistilled"  # the same layers, extracted, not distilled
+    save_model(extract_student(DistilBertForMaskedLM.from_pretrained(teacher_dir), s.distill.student_layers).eval(),
+               teacher_dir, undistilled_dir)
 
-    print("3/4 fine-tuning teacher and student on Rotten Tomatoes sentiment, then the student on the teacher's labels")
+    print("3/4 fine-tuning teacher, student and undistilled student on Rotten Tomatoes sentiment, "
+          "then the student on the teacher's labels")
     task = tasks.load("sentiment")
-    student_dir = out / "distill" / MODEL_DIR
     results = {name: finetune_task(s, task, folder, out / f"sentiment-{name}")
-               for name, folder in (("teacher", teacher_dir), ("student", student_dir))}
+               for name, folder in (("teacher", teacher_dir), ("student", student_dir),
+                                    ("undistilled", undistilled_dir))}
     fine_teacher = out / "sentiment-teacher" / MODEL_DIR
     transfer = transfer_set(s, task, teacher_dir)
     results["student-D"] = finetune_task(s, task, student_dir, out / "sentiment-student-D",
@@ -98,14 +111,19 @@ def main():
                for name, model in models.items()}
     speed = tokens_per_second(models, load_tokenizer(teacher_dir), [e["text"] for e in test], s.max_length)
     labelled = len(task.train[:s.finetune_examples or None])
-    print_table(models, speed, correct, distilled, knows, len(transfer), labelled, len(task.train))
+    perplexity = heldout_perplexity(report)
+    print_table(models, speed, correct, perplexity, report, knows, len(transfer), labelled, len(task.train))
     summary = {"settings": flat_fields(s), "teacher": knows, "tokens_per_s": speed, "transfer_texts": len(transfer),
-               "labelled_examples": labelled,
+               "labelled_examples": labelled, "student": str(student_dir), "heldout_perplexity": perplexity,
+               "heldout_report": report["models"],
                "test_accuracy": {k: sum(v) / len(v) for k, v in correct.items()},
                "test_interval": {k: metrics.bootstrap_interval(v) for k, v in correct.items()},
+               "student_minus_undistilled": metrics.paired_bootstrap(correct["undistilled"], correct["student"]),
                "student_D_minus_student": metrics.paired_bootstrap(correct["student"], correct["student-D"])}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(f"\nloss curves: {', '.join(str(p) for p in sorted(out.glob('*/loss.png')))}")
+    print(f"the student's held-out perplexity against tokens seen: {student_dir.parent / 'heldout.png'} "
+          f"(its distillation: {student_dir.parent / 'loss.png'})")
 
 
 # ---------------------------------------------------------------- the demo's settings for each recipe step
@@ -119,7 +137,7 @@ def teacher_folder(s: Settings) -> Path:
 def teacher_knowledge(s: Settings, teacher_dir: Path) -> dict:
     """The teacher's held-out MLM report (written when it was built) and its fill-in-the-blank score."""
     report = json.loads((teacher_dir.parent / "report.json").read_text())
-    _, heldout_docs = teacher.documents(sources.TeacherSettings(**report["settings"]))
+    _, heldout_docs = teacher.documents(teacher.TeacherSettings(**report["settings"]))
     tokenizer = load_tokenizer(teacher_dir)
     items = cloze.make_items(heldout_docs, set(tokenizer.vocab), n=s.cloze_items, seed=s.seed)
     fill_mask = minidistil.pipeline("fill-mask", model=str(teacher_dir), batch_size=64)
@@ -127,16 +145,35 @@ def teacher_knowledge(s: Settings, teacher_dir: Path) -> dict:
             "cloze_answer_words": cloze.score(fill_mask, items, cloze.answer_words(tokenizer.vocab))}
 
 
-def distill_student(s: Settings, settings: DistillSettings, teacher_dir: Path, out_dir: Path):
-    """A student extracted from the teacher and trained with the triple loss on the teacher's own
-    training text; saved in out_dir/model."""
-    corpus = TokenCorpus(teacher_dir.parent / "corpus")
-    heldout = TokenCorpus(teacher_dir.parent / "heldout")  # the held-out MLM perplexity, beside the losses
-    heldout = TokenCorpus(heldout.folder, heldout.indices[:s.heldout_chunks])
-    config = TrainConfig(out_dir=str(out_dir), max_steps=s.distill_steps, batch_size=s.batch_size, lr=s.distill_lr,
-                         log_every=10, save_every=s.distill_steps, seed=s.seed,
-                         eval_every=max(s.distill_steps // 4, 1))
-    return distill(DistilBertForMaskedLM.from_pretrained(teacher_dir), corpus, config, settings, eval_data=heldout)
+def student_settings(s: Settings, settings: DistillSettings) -> pretrained.StudentSettings:
+    """The demo's distillation knobs as the settings of a `pretrained` student."""
+    if settings.masking != MaskingOptions(mlm_smoothing=MLM_SMOOTHING) or settings.loss.alpha_mse:
+        raise ValueError("the demo's student is distilled with DistilBERT's masking and without the logits MSE")
+    loss = settings.loss
+    layers = ",".join(map(str, settings.student_layers)) if settings.student_layers else DEFAULT_STUDENT.student_layers
+    return pretrained.StudentSettings(
+        student_layers=layers, student_init=settings.student_init, max_steps=s.distill_steps,
+        batch_size=s.batch_size, lr=s.distill_lr, temperature=loss.temperature, alpha_ce=loss.alpha_ce,
+        alpha_mlm=loss.alpha_mlm, alpha_cos=loss.alpha_cos, restrict_ce_to_mask=loss.restrict_ce_to_mask,
+        teacher_top_k=settings.teacher_top_k, heldout_chunks=s.heldout_chunks, seed=s.seed)
+
+
+def distilled_student(s: Settings, settings: DistillSettings, teacher_dir: Path, out_dir: Path) -> Path:
+    """The student's model folder, `report.json` beside it: the default student of this machine
+    (`pretrained.student_dir()`, built once) when the demo runs on its defaults, otherwise one
+    distilled with these settings into out_dir (`pretrained.distill_student`, resumable)."""
+    student = student_settings(s, settings)
+    if not s.teacher and student == DEFAULT_STUDENT:
+        return pretrained.student_dir()
+    pretrained.distill_student(student, teacher_dir, out_dir)  # a finished run in out_dir resumes at its end
+    return out_dir / MODEL_DIR
+
+
+def heldout_perplexity(report: dict) -> dict:
+    """Each fine-tuned model's held-out MLM perplexity: that of the model it was fine-tuned from."""
+    models = report["models"]
+    return {"teacher": models["teacher"]["perplexity"], "student": models["student"]["perplexity"],
+            "undistilled": models["undistilled"]["perplexity"], "student-D": models["student"]["perplexity"]}
 
 
 def finetune_task(s: Settings, task, folder, out_dir: Path, teacher_dir=None, transfer_texts=None,
@@ -184,7 +221,7 @@ def tokens_per_second(models: dict, tokenizer, texts: list[str], max_length: int
     return {name: n_tokens / seconds for name, seconds in best.items()}
 
 
-def print_table(models, speed, correct, distilled, knows, n_transfer, labelled, n_train):
+def print_table(models, speed, correct, perplexity, report, knows, n_transfer, labelled, n_train):
     mlm, released, found, typed = knows["mlm"], knows["released"], knows["cloze"], knows["cloze_answer_words"]
     print(f"\nteacher, held-out text: MLM perplexity {mlm['perplexity']:.1f} (word frequencies "
           f"{mlm['unigram_perplexity']:.1f}, the released encoder with a fresh head {released['perplexity']:.1f}); "
@@ -198,12 +235,22 @@ def print_table(models, speed, correct, distilled, knows, n_transfer, labelled, 
     acc = {name: sum(v) / len(v) for name, v in correct.items()}
     print(f"\nfine-tuned on {labelled:,} labelled training snippets of {n_train:,} (every model, one recipe); "
           f"student-D also on {n_transfer:,} transfer texts labelled by the fine-tuned teacher")
-    print("\n| model | layers | parameters | transformer-layer parameters | tokens/s | test accuracy [95% interval] |")
-    print("|---|---:|---:|---:|---:|---:|")
+    agreement = {name: report["models"][name]["agreement"] for name in ("student", "undistilled")}
+    print("\n| model | layers | parameters | transformer-layer parameters | tokens/s | held-out MLM perplexity "
+          "(before fine-tuning) | test accuracy [95% interval] |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, m in models.items():
         low, high = metrics.bootstrap_interval(correct[name])
         print(f"| {name} | {m.config.n_layers} | {n[name]:,} | {layers[name]:,} | {speed[name]:,.0f} | "
-              f"{100 * acc[name]:.2f}% [{100 * low:.1f}, {100 * high:.1f}] |")
+              f"{perplexity[name]:.1f} | {100 * acc[name]:.2f}% [{100 * low:.1f}, {100 * high:.1f}] |")
+    print(f"\nheld-out perplexity on the same {report['models']['student']['masked_tokens']:,} masked tokens: student "
+          f"{report['student_over_teacher']:.2f}x the teacher's (goal: at most 1.3x), "
+          f"{report['student_over_undistilled']:.2f}x the undistilled student's (goal: at most 0.35x); top-1 "
+          f"agreement with the teacher: student {agreement['student']:.3f}, undistilled {agreement['undistilled']:.3f}")
+    added = metrics.paired_bootstrap(correct["undistilled"], correct["student"])
+    print(f"pretraining distillation (student - undistilled student, one fine-tuning recipe): "
+          f"{100 * added['difference']:+.2f} points, paired 95% interval [{100 * added['low']:+.2f}, "
+          f"{100 * added['high']:+.2f}]: {'beyond' if added['exceeds'] else 'within'} the noise of this test split")
     gain = metrics.paired_bootstrap(correct["student"], correct["student-D"])
     print(f"\nstudent vs teacher: {100 * (1 - n['student'] / n['teacher']):.0f}% fewer parameters "
           f"({100 * (1 - layers['student'] / layers['teacher']):.0f}% fewer outside the embeddings; paper: 40%), "
@@ -213,8 +260,6 @@ def print_table(models, speed, correct, distilled, knows, n_transfer, labelled, 
     print(f"task-time distillation (student-D - student, {n_transfer:,} transfer texts): "
           f"{100 * gain['difference']:+.2f} points, paired 95% interval [{100 * gain['low']:+.2f}, "
           f"{100 * gain['high']:+.2f}]: {'beyond' if gain['exceeds'] else 'within'} the noise of this test split")
-    print("last distillation loss terms: " + ", ".join(f"{k} {distilled[k]:.3f}" for k in ("ce", "mlm", "cos")
-                                                         if k in distilled))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from minidistil.batching import collate
 from minidistil.cli.flags import parse_settings
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus
 from minidistil.distill import DistillLoss
-from minidistil.finetune import MODEL_DIR
+from minidistil.checkpoint import MODEL_DIR
 from minidistil.recipe import DistillSettings, adapt_teacher, distill, extract_student, mlm_perplexity
 from minidistil.train import TrainConfig
 
@@ -73,7 +73,7 @@ def main():
     teacher = DistilBertForMaskedLM.from_pretrained(adapt_teacher())
 
     # 3. Extract the student (here only to measure it before distilling), 4. distil.
-    student_before = perplexity(extract_student(teacher, s.distill))
+    student_before = perplexity(extract_student(teacher, s.distill.student_layers, s.distill.student_init == "random"))
     start = time.time()
     student, result = distill(teacher, train_data, train_config("distill", s.distill_steps, s.distill_batch_size,
                                                                 s.distill_lr), s.distill)

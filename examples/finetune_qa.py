@@ -8,27 +8,16 @@ question in five has its sentence left out: the answer is then "no answer", as i
 minidistil/tasks.py). Contexts longer than `--max-length` are read in windows. Reported: SQuAD's
 exact match and F1.
 """
-from dataclasses import dataclass
-
 from minidistil import sources, tasks
 from minidistil.cli.flags import parse_settings
 from minidistil.finetune import FinetuneConfig, finetune, metrics_table
 
 
-@dataclass
-class Settings:
-    out_dir: str = "runs/qa"  # the run's folder: model/ (the best model), metrics.jsonl, results.json
-    train_limit: int = 2000  # training examples used; 0: all of them
-    eval_limit: int = 500  # validation and test examples scored; 0: all of them
-    epochs: int = 2  # passes over the training examples
-    lr: float = 2e-4  # peak learning rate
-    max_length: int = 128  # tokens per input row
-
-
-args = parse_settings(Settings, __doc__)
+FLAGS = ("out_dir", "train_limit", "eval_limit", "epochs", "lr", "max_length")
+cfg = parse_settings(FinetuneConfig, __doc__, only=FLAGS,
+                     out_dir="runs/qa", train_limit=2000, eval_limit=500, epochs=2, lr=2e-4, max_length=128,
+                     stride=32)
 
 task = tasks.load("qa")
-cfg = FinetuneConfig(out_dir=args.out_dir, lr=args.lr, epochs=args.epochs, max_length=args.max_length,
-                     stride=32, train_limit=args.train_limit or None, eval_limit=args.eval_limit or None)
 result = finetune(task, sources.teacher_dir(), cfg)
 print(metrics_table("qa", {"validation": result["validation"], "test": result["test"]}))

@@ -14,7 +14,7 @@ kind of word the items ask for (lower-case words of 4+ letters, not function wor
 from dataclasses import dataclass
 
 import minidistil
-from minidistil import cloze, sources, teacher
+from minidistil import cloze, pretrained, teacher
 from minidistil.cli.flags import parse_settings
 from minidistil.tokenizer import WordPieceTokenizer
 
@@ -28,8 +28,8 @@ class Settings:
 
 
 args = parse_settings(Settings, __doc__)
-folder = args.model or str(sources.mlm_teacher_dir())
-_, heldout = teacher.documents(sources.TeacherSettings())  # the documents the default teacher never read
+folder = args.model or str(pretrained.teacher_dir())
+_, heldout = teacher.documents(teacher.TeacherSettings())  # the documents the default teacher never read
 vocab = WordPieceTokenizer.from_pretrained(folder).vocab
 items = cloze.make_items(heldout, set(vocab), n=args.items, seed=0)
 fill = minidistil.pipeline("fill-mask", model=folder, batch_size=64)

@@ -4,7 +4,7 @@
     python examples/pretrain_tiny.py --max-steps 2000    # better, slower
 
 The steps, each one library call:
-1. train a WordPiece vocabulary on the registry corpora (minidistil.vocab_train.train_vocab);
+1. train a WordPiece vocabulary on the registry corpora (minidistil.tokenizer.vocab_train.train_vocab);
 2. tokenize the corpora into 64-token chunks, memory-mapped (minidistil.data.prepare_corpus);
 3. pretrain a 2-layer BERT with MLM (minidistil.recipe.pretrain, as `python -m minidistil pretrain`),
    holding out chunks for the eval pass.
@@ -24,7 +24,7 @@ from minidistil.cli.flags import parse_settings
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus
 from minidistil.recipe import PretrainSettings, fresh_model, mlm_perplexity, pretrain
 from minidistil.train import TrainConfig
-from minidistil.vocab_train import train_vocab
+from minidistil.tokenizer.vocab_train import train_vocab
 
 
 @dataclass

@@ -5,14 +5,14 @@
 Every 10th document is held out; the script reports WordPiece tokens per word on the held-out
 documents for the new vocabulary and for bert-base-uncased's 30,522 tokens, and how many held-out
 words became [UNK]. The folder it writes loads with WordPieceTokenizer.from_pretrained and with
-transformers' BertTokenizer.from_pretrained. The method is in minidistil/vocab_train.py.
+transformers' BertTokenizer.from_pretrained. The method is in minidistil/tokenizer/vocab_train.py.
 """
 import time
 from dataclasses import dataclass
 
 from minidistil import WordPieceTokenizer, sources
 from minidistil.cli.flags import parse_settings
-from minidistil.vocab_train import tokens_per_word, train_vocab
+from minidistil.tokenizer.vocab_train import tokens_per_word, train_vocab
 
 
 @dataclass

@@ -6,6 +6,7 @@ from .heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBe
 from .tokenizer import WordPieceTokenizer
 from .train import TrainConfig, train
 from .pipelines import pipeline
+from . import quantize  # noqa: F401,E402 (registers the int8 folder format with checkpoint)
 
 __all__ = ["DistilBertConfig", "DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification",
            "DistilBertForTokenClassification", "DistilBertForQuestionAnswering", "DistilBertForMultipleChoice",

@@ -1,18 +1,6 @@
-"""Where fetched packages live, and the error every source raises.
+"""Moved to `minidistil.data.cache`; this old import path is the same module (kept so that old code works)."""
+import sys
 
-The cache folder is `$MINIDISTIL_CACHE`, default `~/.cache/minidistil`. A source that cannot be
-fetched, or whose hash differs from its pin, raises `SourceError` with one sentence naming the
-package and what to do.
-"""
-from __future__ import annotations
+from minidistil.data import cache as _moved
 
-import os
-from pathlib import Path
-
-
-class SourceError(RuntimeError):
-    """A registry source could not be fetched or failed its hash check."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("MINIDISTIL_CACHE", Path.home() / ".cache" / "minidistil"))
+sys.modules[__name__] = _moved

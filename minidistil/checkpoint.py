@@ -22,12 +22,23 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from . import builds
 from .config import DistilBertConfig, read_json
+from .fsutil import replace_folder
+from .tokenizer import copy_tokenizer_files
+
+MODEL_DIR = "model"  # every step of the recipe writes its final model into OUT/model
 
 PREFIX = "distilbert."  # the encoder's keys inside a head model
 HEAD_MODULES = ("vocab_transform", "vocab_layer_norm", "vocab_projector", "pre_classifier", "classifier",
-                "qa_outputs")  # top-level modules of the heads; anything else must be encoder
+                "qa_outputs")  # the built-in heads' top-level modules (old name; `is_head_key` is the rule)
 TIED_KEY = "vocab_projector.weight"
+
+
+def is_head_key(key: str) -> bool:
+    """A head's weight: every key outside the encoder (`distilbert.`, once a bare encoder's keys
+    are prefixed on load), so a new head needs no list here."""
+    return not key.startswith(PREFIX)
 
 # BERT -> DistilBERT. Regexes over BERT keys (the `bert.` prefix already removed); {0} is the layer.
 BERT_KEY_TABLE = {
@@ -121,6 +132,15 @@ def save_pretrained(model, folder: str | Path) -> Path:
 
 # ------------------------------------------------------------------ BERT -> DistilBERT
 
+def save_model(model, source_dir, folder: Path) -> None:
+    """save_pretrained, plus the tokenizer files of the source folder so the folder stands alone.
+    Written beside `folder` and swapped in whole when complete: a crash or a full disk never
+    leaves a half-written model where a good one was."""
+    with replace_folder(folder, marker="config.json") as tmp:
+        model.save_pretrained(tmp)
+        copy_tokenizer_files(source_dir, tmp)
+
+
 def bert_config(d: dict, **overrides) -> DistilBertConfig:
     """A BERT config.json dict as a DistilBertConfig (same shapes, DistilBERT's field names)."""
     missing = [k for k in BERT_REQUIRED if k not in d]
@@ -195,6 +215,42 @@ def read_config(folder: Path, state: dict, impl: str | None, overrides: dict) ->
         raise CheckpointError(f"{path}: {e}") from None
 
 
+# Other folder formats register a reader and a writer here, so that `from_pretrained` and
+# `save_pretrained` serve them without the model knowing them: the int8 folders of quantize.py.
+# reader: (detect(folder) -> bool, load(cls, folder, impl, new_head, **overrides)); writer: (detect(model), save).
+READERS: list[tuple] = []
+WRITERS: list[tuple] = []
+
+
+def register_format(detect_folder, load, detect_model, save) -> None:
+    READERS.append((detect_folder, load))
+    WRITERS.append((detect_model, save))
+
+
+def load_folder(cls, folder: str | Path, impl: str | None = None, new_head: bool = False, **overrides):
+    """`load_pretrained`, or the reader of a registered format that recognises the folder. When a
+    folder of a cached build (`minidistil.builds`) fails to load, its manifest says which file is damaged."""
+    try:
+        for detect, load in READERS:
+            if detect(folder):
+                return load(cls, folder, impl=impl, new_head=new_head, **overrides)
+        return load_pretrained(cls, folder, impl=impl, new_head=new_head, **overrides)
+    except CheckpointError as e:
+        for root in (Path(folder), Path(folder).parent):
+            if builds.read_manifest(root) is not None and (wrong := builds.problem(root, hashes=True)):
+                raise CheckpointError(f"{root} is a cached build whose files differ from its manifest ({wrong}): "
+                                      f"{builds.rebuild_advice(root)}; the load failed with: {e}") from None
+        raise
+
+
+def save_folder(model, folder: str | Path) -> Path:
+    """`save_pretrained`, or the writer of a registered format that the model is in."""
+    for detect, save in WRITERS:
+        if detect(model):
+            return save(model, folder)
+    return save_pretrained(model, folder)
+
+
 def load_pretrained(cls, folder: str | Path, impl: str | None = None, new_head: bool = False, **overrides):
     """Build `cls` from a DistilBERT or BERT folder with a strict key check (see the module doc)."""
     folder = Path(folder)
@@ -213,7 +269,7 @@ def load_pretrained(cls, folder: str | Path, impl: str | None = None, new_head: 
     own_head = {k for k in expected if not k.startswith(PREFIX)}
     if bare or (new_head and not own_head & state.keys()):
         # The encoder alone is wanted, or a fresh head: any head in the file is left behind.
-        state = {k: v for k, v in state.items() if k.split(".")[0] not in HEAD_MODULES}
+        state = {k: v for k, v in state.items() if not is_head_key(k)}
         expected = {k: v for k, v in expected.items() if k not in own_head}
     if config.tie_word_embeddings and TIED_KEY in expected:
         tied = state.pop(TIED_KEY, None)
@@ -244,7 +300,7 @@ def check_keys(folder, expected: dict, state: dict, has_head: bool, new_head: bo
     if not (missing or unexpected or shapes or dtypes):
         return
     lines = [f"the checkpoint in {folder} does not fit the model:"]
-    head_only = has_head and all(k.split(".")[0] in HEAD_MODULES for k in missing)
+    head_only = has_head and all(is_head_key(k) for k in missing)
     if missing and head_only and not new_head and not unexpected and not shapes:
         lines.append("it has no weights for this task head (pass new_head=True to start the head fresh)")
     if missing:

@@ -25,6 +25,8 @@ import random
 import re
 from collections import Counter
 
+from .data.sentences import sentences as split_sentences
+
 # Words that carry grammar rather than meaning; a cloze on them tests frequency, not reading.
 FUNCTION_WORDS = frozenset("""
 about above after again against also although among another anyone anything around because been
@@ -37,13 +39,15 @@ unless until upon very were what whatever when where whether which while whom wh
 within without would your yours yourself yourselves said says like well back still made make
 """.split())
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z])")
+# The rule the cloze items are drawn with (kept, so that a seed gives the same items): a sentence opens
+# with a quote or a capital, not a digit or "(", and only "\n" breaks a line.
+CLOZE_STARTS = "\"'“A-Z"
 _WORD = re.compile(r"\b[a-z]{4,}\b")
 
 
 def sentences(document: str) -> list[str]:
-    """The sentences of a document: split at . ! ? followed by a space and a capital or a quote."""
-    return [s.strip() for block in document.split("\n") for s in _SENTENCE.split(block) if s.strip()]
+    """The sentences of a document, by the cloze test's rule (`minidistil.data.sentences`)."""
+    return split_sentences(document, CLOZE_STARTS, newline_only=True)
 
 
 def make_items(documents: list[str], vocab: set[str], n: int = 300, seed: int = 0,

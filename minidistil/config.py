@@ -7,9 +7,12 @@
     >>> cfg.num_labels = 3                        # as in transformers, the label names follow
     >>> cfg.id2label
     {0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2'}
+    >>> DistilBertConfig(hidden_size=384, num_attention_heads=12, num_hidden_layers=3).dim   # transformers' names
+    384
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -145,6 +148,30 @@ class DistilBertConfig:
     @classmethod
     def load(cls, folder: str | Path, **overrides) -> "DistilBertConfig":
         return cls.from_dict(read_json(Path(folder) / "config.json"), **overrides)
+
+
+def accept_aliases(init):
+    """The dataclass's __init__, also taking transformers' generic names as keywords (see ALIASES):
+    `DistilBertConfig(hidden_size=384)` is `DistilBertConfig(dim=384)`, as in transformers."""
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        if "intermediate_size" in kwargs:
+            # transformers has no such alias: it keeps intermediate_size as an unused extra and builds
+            # the default 3072-wide FFN, so a BERT-style config silently gets the wrong FFN there.
+            raise ValueError(f"DistilBERT calls the FFN size hidden_dim: pass hidden_dim="
+                             f"{kwargs['intermediate_size']!r} (transformers' DistilBertConfig ignores "
+                             f"intermediate_size and keeps hidden_dim=3072)")
+        for alias, name in ALIASES.items():
+            if alias in kwargs:
+                if name in kwargs and kwargs[name] != kwargs[alias]:
+                    raise ValueError(f"{alias} is another name for {name}; pass one of them, got "
+                                     f"{alias}={kwargs[alias]!r} and {name}={kwargs[name]!r}")
+                kwargs[name] = kwargs.pop(alias)
+        init(self, *args, **kwargs)
+    return __init__
+
+
+DistilBertConfig.__init__ = accept_aliases(DistilBertConfig.__init__)
 
 
 def check_positive_int(name: str, value) -> None:

@@ -19,59 +19,21 @@ from typing import NamedTuple
 
 import torch
 
+from .distill import STUDENT_LAYERS, extract_student, student_layers  # noqa: F401 (re-exported: their old home)
 from .checkpoint import (CheckpointError, load_pretrained, read_state_dict, save_pretrained,  # noqa: F401 (re-exported)
                          write_safetensors)
 from .config import read_json
-from .heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
-                    DistilBertForSequenceClassification, DistilBertForTokenClassification)
+from . import kinds
+from .heads import DistilBertForMaskedLM
 from .model import DistilBertModel
 
-CLASSES = {c.__name__: c for c in (DistilBertModel, DistilBertForMaskedLM, DistilBertForSequenceClassification,
-                                   DistilBertForTokenClassification, DistilBertForQuestionAnswering,
-                                   DistilBertForMultipleChoice)}
+
+def classes() -> dict[str, type]:
+    """Every model class by its architecture name: the encoder, the MLM model, each kind's head."""
+    return {c.__name__: c for c in (DistilBertModel, DistilBertForMaskedLM, *(k.head for k in kinds.KINDS.values()))}
 
 
-# ------------------------------------------------------------------ student extraction
-
-# Teacher layers copied into the student, in order (Sanh et al. 2019 take every other layer).
-# For the 6-layer MiniLM teacher -> 3 layers we keep the first layer (it reads the embeddings that
-# the student inherits unchanged), the last (its output is what the cosine loss aligns), and
-# layer 2 between them: every other layer from the bottom, then the top, as in 0, 2, 4 | ... 11.
-STUDENT_LAYERS = {12: (0, 2, 4, 7, 9, 11), 6: (0, 2, 5)}
-
-
-def student_layers(n_layers: int, layers=None) -> tuple[int, ...]:
-    """The teacher layers a student keeps: `layers` checked, or the default for the teacher's depth."""
-    if layers is None:
-        if n_layers not in STUDENT_LAYERS:
-            raise ValueError(f"no default layer map for a {n_layers}-layer teacher (defaults exist for "
-                             f"{' and '.join(map(str, sorted(STUDENT_LAYERS)))} layers); pass the teacher "
-                             f"layers to keep, e.g. (0, {n_layers - 1})")
-        return STUDENT_LAYERS[n_layers]
-    layers = tuple(layers)
-    if not layers or any(not isinstance(i, int) or not 0 <= i < n_layers for i in layers) or \
-            list(layers) != sorted(set(layers)):
-        raise ValueError(f"layers must be distinct increasing teacher layer indices in [0, {n_layers}), "
-                         f"got {layers}")
-    return layers
-
-
-def extract_student(teacher, layers=None):
-    """A copy of `teacher` (any minidistil class) keeping only the listed layers, renumbered 0..
-    (default: STUDENT_LAYERS for the teacher's depth)."""
-    layers = student_layers(teacher.config.n_layers, layers)
-    student = type(teacher)(replace(teacher.config, n_layers=len(layers)))
-    state = {}
-    for key, value in teacher.state_dict().items():
-        m = re.match(r"(.*transformer\.layer\.)(\d+)(\..*)", key)
-        if m is None:
-            state[key] = value.clone()
-        elif int(m.group(2)) in layers:
-            state[m.group(1) + str(layers.index(int(m.group(2)))) + m.group(3)] = value.clone()
-    student.load_state_dict(state, strict=True)
-    if hasattr(student, "tie_weights"):
-        student.tie_weights()
-    return student.train(teacher.training)
+CLASSES = classes()  # the built-in ones (old name); `classes()` includes kinds registered later
 
 
 # ------------------------------------------------------------------ folder tools
@@ -82,9 +44,10 @@ def model_class(folder: str | Path):
     arch = (raw.get("architectures") or ["DistilBertModel"])[0]
     arch = {"BertModel": "DistilBertModel", "BertForMaskedLM": "DistilBertForMaskedLM",
             "BertForPreTraining": "DistilBertForMaskedLM"}.get(arch, arch)
-    if arch not in CLASSES:
-        raise ValueError(f"{folder}: architecture {arch!r} is not one of {', '.join(CLASSES)}")
-    return CLASSES[arch], raw
+    known = classes()
+    if arch not in known:
+        raise ValueError(f"{folder}: architecture {arch!r} is not one of {', '.join(known)}")
+    return known[arch], raw
 
 
 def bin_to_safetensors(folder: str | Path) -> Path:
@@ -124,7 +87,8 @@ def check(folder: str | Path, impl: str = "math", seed: int = 0) -> dict[str, Di
     ids = torch.randint(0, ours.config.vocab_size, (2, T), generator=g)
     mask = torch.ones(2, T, dtype=torch.long)
     mask[1, T // 2:] = 0
-    if cls is DistilBertForMultipleChoice:
+    kind = kinds.for_head(cls)
+    if kind and len(kind.input_axes) == 3:  # a choice model reads (B, K, T)
         ids, mask = ids[None], mask[None]
     with torch.no_grad():
         a = ours(ids, mask, output_hidden_states=True, output_attentions=True)

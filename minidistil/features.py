@@ -16,11 +16,10 @@ The tokenizer is anything with Hugging Face's call API (ours, or transformers' f
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 
+from .data.sentences import sentences as split_sentences
 from .losses import IGNORE_INDEX
 
 
@@ -219,9 +218,4 @@ def _distinct(found: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------- sentences (for summarization)
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
-
-
-def sentences(text: str) -> list[str]:
-    """Split text into sentences at . ! ? followed by a space and a capital, digit or quote."""
-    return [s.strip() for line in text.splitlines() for s in _SENTENCE.split(line) if s.strip()]
+sentences = split_sentences  # its old name here (the splitter lives in minidistil.data.sentences)

@@ -33,32 +33,29 @@ import torch
 from torch import nn
 
 from . import features as feats
-from . import metrics, tasks
+from . import kinds, tasks
+from .checkpoint import MODEL_DIR, save_model  # noqa: F401 (re-exported: their old home)
 from .batching import collate, example_length, forward_in_length_order
-from .fsutil import replace_folder
-from .heads import (DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
-                    DistilBertForSequenceClassification, DistilBertForTokenClassification)
 from .losses import IGNORE_INDEX, distillation_kl
 from .resume import delete_checkpoint
 from .tokenizer import WordPieceTokenizer, copy_tokenizer_files
-from .train import TrainConfig, train
+from .train import TrainConfig, TrainSettings, train
 
 # Every run keeps its final model in `out_dir/model` (the folder layout of minidistil.recipe).
-MODEL_DIR = "model"
-
 # The batch fields the heads read as labels; the other fields of a feature are for decoding.
 LABEL_FIELDS = ("labels", "start_positions", "end_positions")
 
-HEADS = {"sequence": DistilBertForSequenceClassification, "token": DistilBertForTokenClassification,
-         "choice": DistilBertForMultipleChoice, "qa": DistilBertForQuestionAnswering}
+HEADS = {name: kind.head for name, kind in kinds.KINDS.items()}  # the built-in kinds' heads (old name)
 
 
-@dataclass
-class FinetuneConfig:
-    out_dir: str = "runs/finetune"  # model/ (the best model), metrics.jsonl, results.json
+@dataclass(frozen=True)
+class FinetuneConfig(TrainSettings):
+    """Fine-tuning's settings: the shared training settings (`TrainSettings`: lr, batch_size, seed,
+    bf16) with fine-tuning's defaults, and its own."""
     lr: float = 5e-5                # peak learning rate (BERT's fine-tuning range: 2e-5 .. 5e-5)
+    seed: int = 42                  # seeds the fresh head, dropout and the batch order
+    out_dir: str = "runs/finetune"  # model/ (the best model), metrics.jsonl, results.json
     epochs: int = 3                 # passes over the training features (the schedule spans all)
-    batch_size: int = 32            # examples (or windows of long documents) per optimizer step
     max_length: int = 128           # tokens per input row (at most the model's 512)
     stride: int | None = None       # overlap of consecutive windows over a long text; None: max_length / 4
     max_windows: int = 1            # windows per long document used in training (prediction uses all)
@@ -68,21 +65,19 @@ class FinetuneConfig:
     warmup: float = 0.1             # fraction of the steps with a linear warmup
     evals_per_epoch: int = 1        # validation passes per epoch (each may save a new best)
     patience: int = 2               # evaluations without improvement before stopping early
-    seed: int = 42                  # seeds the fresh head, dropout and the batch order
-    train_limit: int | None = None  # use only the first N training examples (a quick run)
-    eval_limit: int | None = None   # score only the first N validation and test examples
+    train_limit: int | None = None  # use only the first N training examples (a quick run); none: all
+    eval_limit: int | None = None   # score only the first N validation and test examples; none: all
     max_answer_length: int = 30     # QA: longest answer span, in tokens
     alpha: float = 0.5              # distillation: weight of the teacher's soft labels
     temperature: float = 2.0        # distillation: softening of both distributions
     progress: bool = True           # a tqdm bar on the console
     device: str = "cpu"             # where to train and predict: cpu, cuda, cuda:1
-    bf16: bool = False              # bfloat16 autocast for the forward pass (a GPU, or a CPU with bf16 units)
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.evals_per_epoch < 1 or self.patience < 1:
             raise ValueError("epochs, batch_size, evals_per_epoch and patience must be >= 1")
         if self.stride is None:
-            self.stride = self.max_length // 4
+            object.__setattr__(self, "stride", self.max_length // 4)
         if not 8 <= self.max_length <= 512 or not 0 <= self.stride <= self.max_length // 2:
             raise ValueError(f"max_length must lie in [8, 512] and stride in [0, max_length / 2], "
                              f"got {self.max_length} and {self.stride}")
@@ -134,39 +129,32 @@ def load_tokenizer(folder) -> WordPieceTokenizer:
     return WordPieceTokenizer.from_pretrained(folder)
 
 
-def load_model(task: tasks.Task, folder, dropout: float | None = None) -> nn.Module:
+def load_model(task: tasks.TaskData, folder, dropout: float | None = None) -> nn.Module:
     """The task's head on the encoder in `folder`; a head that does not fit the labels starts fresh."""
+    kind = kinds.get(task.kind)
     overrides = {"dropout": dropout} if dropout is not None else {}
-    if task.kind in ("sequence", "token"):
+    if kind.labelled:
         overrides["id2label"] = dict(enumerate(task.labels))
         overrides["label2id"] = task.label2id()
     raw = json.loads((Path(folder) / "config.json").read_text())
-    fits = raw.get("architectures", [None])[0] == HEADS[task.kind].__name__ and (
-        task.kind not in ("sequence", "token") or list(raw.get("id2label", {}).values()) == task.labels)
-    return HEADS[task.kind].from_pretrained(folder, new_head=not fits, **overrides)  # int8 folders too
+    fits = raw.get("architectures", [None])[0] == kind.head.__name__ and (
+        not kind.labelled or list(raw.get("id2label", {}).values()) == task.labels)
+    return kind.head.from_pretrained(folder, new_head=not fits, **overrides)  # int8 folders too
 
 
-def encode(task: tasks.Task, examples, tokenizer, cfg: FinetuneConfig, training: bool) -> Features:
-    if task.kind == "sequence":
-        windows = (cfg.max_windows if training else None) if task.long_documents else 1
-        found = feats.encode_sequence(tokenizer, examples, task.label2id(), cfg.max_length,
-                                      cfg.stride if task.long_documents else 0, windows)
-    elif task.kind == "token":
-        found = feats.encode_token(tokenizer, examples, task.label2id(), cfg.max_length, cfg.stride)
-    elif task.kind == "choice":
-        found = feats.encode_choice(tokenizer, examples, cfg.max_length)
-    else:
-        found = feats.encode_qa(tokenizer, examples, cfg.max_length, cfg.stride)
-    return Features(found)
+def encode(task: tasks.TaskData, examples, tokenizer, cfg: FinetuneConfig, training: bool) -> Features:
+    return Features(kinds.get(task.kind).encode(task, examples, tokenizer, cfg, training))
 
 
 @torch.no_grad()
-def forward_all(model, features, pad_token_id: int, batch_size: int = 64) -> dict[str, torch.Tensor]:
-    """Logits for every feature in its order (length-sorted batches inside). Token-level logits are
-    padded to the longest feature."""
+def forward_all(model, features, pad_token_id: int, batch_size: int = 64,
+                names: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+    """The outputs `names` (default: those of the model's kind) for every feature in its order
+    (length-sorted batches inside). Token-level outputs are padded to the longest feature."""
     was_training = model.training
     model.eval()
-    names = ("start_logits", "end_logits") if isinstance(model, DistilBertForQuestionAnswering) else ("logits",)
+    kind = kinds.for_head(type(model))
+    names = names or (kind.outputs if kind else ("logits",))
 
     device = next(model.parameters()).device
 
@@ -186,39 +174,20 @@ def forward_all(model, features, pad_token_id: int, batch_size: int = 64) -> dic
     return outputs
 
 
-def predict(model, tokenizer, task: tasks.Task, examples, cfg: FinetuneConfig) -> list:
+def predict(model, tokenizer, task: tasks.TaskData, examples, cfg: FinetuneConfig) -> list:
     """One prediction per example: a label, a list of word tags, a choice index or an answer string."""
+    kind = kinds.get(task.kind)
     found = encode(task, examples, tokenizer, cfg, training=False)
-    out = forward_all(model, found, tokenizer.pad_token_id)
-    if task.kind == "sequence":
-        probs = feats.decode_sequence(out["logits"], found, len(examples))
-        return [task.labels[i] for i in probs.argmax(1)]
-    if task.kind == "token":
-        return feats.decode_token(out["logits"], found, examples, dict(enumerate(task.labels)))
-    if task.kind == "choice":
-        return out["logits"].argmax(1).tolist()
-    answers = feats.decode_qa(out["start_logits"], out["end_logits"], found, examples, cfg.max_answer_length,
-                              handle_impossible_answer=True)
-    return [a[0]["answer"] for a in answers]
+    outputs = forward_all(model, found, tokenizer.pad_token_id, names=kind.outputs)
+    return kind.decode(task, outputs, found, examples, cfg)
 
 
-def score(task: tasks.Task, predictions: list, examples) -> dict:
+def score(task: tasks.TaskData, predictions: list, examples) -> dict:
     """The task's metrics; the key named `task.metric` is the one model selection uses."""
-    if task.kind == "sequence":
-        return metrics.classification_report(predictions, [e["label"] for e in examples], task.labels)
-    if task.kind == "token":
-        golds = [e["tags"] for e in examples]
-        report = metrics.token_f1(predictions, golds)
-        result = {"f1": report["overall"]["f1"], "per_label": report}
-        if any(t[:2] in ("B-", "I-") for t in task.labels):
-            result["entity_f1"] = metrics.entity_f1(predictions, golds)["overall"]["f1"]
-        return result
-    if task.kind == "choice":
-        return {"accuracy": metrics.accuracy(predictions, [e["label"] for e in examples])}
-    return metrics.squad_scores(predictions, [e["answers"] for e in examples])
+    return kinds.get(task.kind).score(task, predictions, examples)
 
 
-def evaluate(model, tokenizer, task: tasks.Task, split: str = "test", cfg: FinetuneConfig | None = None) -> dict:
+def evaluate(model, tokenizer, task: tasks.TaskData, split: str = "test", cfg: FinetuneConfig | None = None) -> dict:
     cfg = cfg or FinetuneConfig()
     examples = getattr(task, split)[:cfg.eval_limit]
     return score(task, predict(model, tokenizer, task, examples, cfg), examples)
@@ -226,7 +195,7 @@ def evaluate(model, tokenizer, task: tasks.Task, split: str = "test", cfg: Finet
 
 # ---------------------------------------------------------------- fine-tuning
 
-def finetune(task: tasks.Task, model_dir, cfg: FinetuneConfig, teacher_dir=None, model: nn.Module | None = None,
+def finetune(task: tasks.TaskData, model_dir, cfg: FinetuneConfig, teacher_dir=None, model: nn.Module | None = None,
              transfer_texts: list[str] | None = None) -> dict:
     """Fine-tune the encoder in `model_dir` (or `model`, already built) on `task`; keep the best
     model in `cfg.out_dir/model`; return the validation history and the best model's test metrics.
@@ -286,16 +255,15 @@ def loop_config(cfg: FinetuneConfig, n_rows: int) -> TrainConfig:
     if steps_per_epoch < 1:
         raise ValueError(f"{n_rows} training rows cannot fill one batch of {cfg.batch_size}")
     max_steps = steps_per_epoch * cfg.epochs
-    return TrainConfig(out_dir=cfg.out_dir, max_steps=max_steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                       betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay, warmup=cfg.warmup,
-                       max_grad_norm=1.0, seed=cfg.seed, save_every=max_steps, log_every=10, bf16=cfg.bf16,
-                       eval_every=max(1, steps_per_epoch // cfg.evals_per_epoch), progress=cfg.progress)
+    return TrainConfig(**cfg.shared(), out_dir=cfg.out_dir, max_steps=max_steps, betas=(0.9, 0.999), eps=1e-8,
+                       weight_decay=cfg.weight_decay, warmup=cfg.warmup, max_grad_norm=1.0, save_every=max_steps,
+                       log_every=10, eval_every=max(1, steps_per_epoch // cfg.evals_per_epoch), progress=cfg.progress)
 
 
-def add_teacher_logits(features: Features, task: tasks.Task, teacher_dir, pad_token_id: int,
+def add_teacher_logits(features: Features, task: tasks.TaskData, teacher_dir, pad_token_id: int,
                        device: str = "cpu") -> None:
     """Store the fine-tuned teacher's logits in each training feature, for the distillation term."""
-    if task.kind not in ("sequence", "choice"):
+    if not kinds.get(task.kind).distils:
         raise ValueError(f"task-time distillation here distils class probabilities (sequence and "
                          f"choice tasks), not {task.kind} outputs")
     logits = forward_all(load_model(task, teacher_dir).to(device), features, pad_token_id)["logits"]
@@ -303,9 +271,9 @@ def add_teacher_logits(features: Features, task: tasks.Task, teacher_dir, pad_to
         f["teacher_logits"] = row.numpy()
 
 
-def transfer_features(task: tasks.Task, texts: list[str], tokenizer, cfg: FinetuneConfig, teacher_dir) -> Features:
+def transfer_features(task: tasks.TaskData, texts: list[str], tokenizer, cfg: FinetuneConfig, teacher_dir) -> Features:
     """Unlabelled texts as training rows whose label is IGNORE_INDEX: only the teacher labels them."""
-    if teacher_dir is None or task.kind != "sequence":
+    if teacher_dir is None or not kinds.get(task.kind).plain_text:
         raise ValueError("a transfer set is labelled by a fine-tuned teacher alone: give teacher_dir, "
                          f"on a sequence-classification task (this task is {task.kind!r})")
     found = encode(task, [{"text": t} for t in texts], tokenizer, cfg, training=True)
@@ -322,16 +290,7 @@ def collate_for_training(rows: list[dict], pad_token_id: int) -> dict:
     return batch
 
 
-def save_model(model, source_dir, folder: Path) -> None:
-    """save_pretrained, plus the tokenizer files of the source folder so the folder stands alone.
-    Written beside `folder` and swapped in whole when complete: a crash or a full disk never
-    leaves a half-written model where a good one was."""
-    with replace_folder(folder, marker="config.json") as tmp:
-        model.save_pretrained(tmp)
-        copy_tokenizer_files(source_dir, tmp)
-
-
-def grid_search(task: tasks.Task, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-4), epochs=(1, 2),
+def grid_search(task: tasks.TaskData, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-4), epochs=(1, 2),
                 teacher_dir=None) -> dict:
     """Fine-tune once per (lr, epochs), each run in `out_dir/lr<lr>-ep<epochs>`; choose on validation;
     report the chosen run's test metrics. `teacher_dir` distils into every run, as in `finetune`."""
@@ -348,7 +307,7 @@ def grid_search(task: tasks.Task, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-
     return summary
 
 
-def cross_validate(task: tasks.Task, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-4), epochs=(1, 2),
+def cross_validate(task: tasks.TaskData, model_dir, cfg: FinetuneConfig, lrs=(3e-5, 1e-4), epochs=(1, 2),
                    folds: int = 5, teacher_dir=None) -> dict:
     """Choose (lr, epochs) by k-fold cross-validation on the training split, then fine-tune once on
     the whole training split with the chosen setting and score the test split once, at the end.

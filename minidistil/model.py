@@ -259,16 +259,11 @@ class PreTrainedModel(nn.Module):
         """Load a Hugging Face DistilBERT or BERT folder (config.json + model.safetensors or
         pytorch_model.bin). new_head=True starts the task head fresh when the folder has none;
         overrides replace config fields, e.g. num_labels=3 or id2label={...} for a new head."""
-        from . import quantize  # an int8 folder (config.json has "quantization") builds its int8 modules
-        if quantize.quantization_entry(folder) is not None:
-            return quantize.load_quantized(cls, folder, impl=impl, new_head=new_head, **overrides)
-        return checkpoint.load_pretrained(cls, folder, impl=impl, new_head=new_head, **overrides)
+        # Other formats (int8 folders, quantize.py) are read by the reader they register in checkpoint.
+        return checkpoint.load_folder(cls, folder, impl=impl, new_head=new_head, **overrides)
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        if hasattr(self, "quantization"):  # int8 modules (quantize.py) write their own format
-            from . import quantize
-            return quantize.save_quantized(self, folder)
-        return checkpoint.save_pretrained(self, folder)
+        return checkpoint.save_folder(self, folder)
 
 
 class DistilBertModel(PreTrainedModel):

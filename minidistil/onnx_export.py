@@ -26,18 +26,26 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
-                    DistilBertForSequenceClassification, DistilBertForTokenClassification)
+from . import kinds
+from .heads import DistilBertForMaskedLM
 from .model import DistilBertModel
 
-OUTPUTS = {  # what each class returns, by Hugging Face's output names, and their dynamic axes
-    DistilBertModel: {"last_hidden_state": ("batch", "sequence")},
-    DistilBertForMaskedLM: {"logits": ("batch", "sequence")},
-    DistilBertForSequenceClassification: {"logits": ("batch",)},
-    DistilBertForTokenClassification: {"logits": ("batch", "sequence")},
-    DistilBertForQuestionAnswering: {"start_logits": ("batch", "sequence"), "end_logits": ("batch", "sequence")},
-    DistilBertForMultipleChoice: {"logits": ("batch", "choices")},
-}
+# What each class returns, by Hugging Face's output names, and their dynamic axes: the two models
+# without a task head here, each task kind's head from its record (`minidistil.kinds`).
+BASE_OUTPUTS = {DistilBertModel: {"last_hidden_state": ("batch", "sequence")},
+                DistilBertForMaskedLM: {"logits": ("batch", "sequence")}}
+OUTPUTS = {**BASE_OUTPUTS, **{k.head: k.onnx for k in kinds.KINDS.values()}}  # the built-in ones, for reading
+
+
+def outputs_of(cls: type) -> dict | None:
+    """The ONNX outputs of `cls`, kinds registered after this import included."""
+    kind = kinds.for_head(cls)
+    return kind.onnx if kind else BASE_OUTPUTS.get(cls)
+
+
+def input_axes(cls: type) -> tuple[str, ...]:
+    kind = kinds.for_head(cls)
+    return kind.input_axes if kind else ("batch", "sequence")
 INSTALL = "pip install 'minidistil[onnx]'"
 
 
@@ -56,7 +64,7 @@ class Exportable(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
-        self.names = tuple(OUTPUTS[type(model)])
+        self.names = tuple(outputs_of(type(model)))
 
     def forward(self, input_ids, attention_mask):
         out = self.model(input_ids, attention_mask)
@@ -78,16 +86,17 @@ def example_inputs(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     ids = torch.full((B, T), min(101, model.config.vocab_size - 1))
     mask = torch.ones(B, T, dtype=torch.long)
     mask[1, T // 2:] = 0
-    if isinstance(model, DistilBertForMultipleChoice):
-        return ids.expand(2, B, T).contiguous(), mask.expand(2, B, T).contiguous()  # (B, K, T), K = 2
+    if len(input_axes(type(model))) == 3:  # a choice model: (B, K, T), K = 2
+        return ids.expand(2, B, T).contiguous(), mask.expand(2, B, T).contiguous()
     return ids, mask
 
 
 def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
     """Write `model` (DistilBertModel or any head) to an ONNX file with dynamic batch and sequence axes."""
     onnx = require("onnx")
-    if type(model) not in OUTPUTS:
-        raise TypeError(f"export_onnx takes a minidistil model ({', '.join(c.__name__ for c in OUTPUTS)}), "
+    if outputs_of(type(model)) is None:
+        known = [*BASE_OUTPUTS, *(k.head for k in kinds.KINDS.values())]
+        raise TypeError(f"export_onnx takes a minidistil model ({', '.join(c.__name__ for c in known)}), "
                         f"got {type(model).__name__}")
     if hasattr(model, "quantization"):
         raise ValueError("this model is int8 (minidistil.quantize), which ONNX export does not support; export "
@@ -95,9 +104,8 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = Exportable(math_copy(model))
-    tokens = ("batch", "choices", "sequence") if isinstance(model, DistilBertForMultipleChoice) else ("batch", "sequence")
-    axes = {name: dict(enumerate(tokens)) for name in ("input_ids", "attention_mask")}
-    axes.update({name: dict(enumerate(names)) for name, names in OUTPUTS[type(model)].items()})
+    axes = {name: dict(enumerate(input_axes(type(model)))) for name in ("input_ids", "attention_mask")}
+    axes.update({name: dict(enumerate(names)) for name, names in outputs_of(type(model)).items()})
     with warnings.catch_warnings(), torch.no_grad():
         # The trace warns where Python reads a tensor (the padding check, a size); the graph is
         # checked against PyTorch on other shapes in tests/test_onnx_export.py.

@@ -37,33 +37,39 @@ from .heads import (DistilBertForMaskedLM, DistilBertForQuestionAnswering,
                     DistilBertForSequenceClassification, DistilBertForTokenClassification)
 from .model import DistilBertModel
 
-TASKS = {
-    "fill-mask": DistilBertForMaskedLM,
-    "text-classification": DistilBertForSequenceClassification,
-    "question-answering": DistilBertForQuestionAnswering,
-    "token-classification": DistilBertForTokenClassification,
-    "embedding": DistilBertModel,
-    "summarization": DistilBertModel,
-}
+# Each pipeline: the model class it loads a folder as, and the pipeline class (defined below).
+# A task kind names its pipeline in its record (`minidistil.kinds`); a new pipeline is one entry here.
+PIPELINES: dict[str, tuple[type, type]] = {}
+
+
+def register(name: str, model_class: type, pipeline_class: type) -> None:
+    PIPELINES[name] = (model_class, pipeline_class)
+
+
+TRANSLATION = "translation_zh_to_en"  # transformers' name for the task
 
 
 def pipeline(task: str, model=None, tokenizer=None, batch_size: int = 16, max_length: int | None = None):
     """Build the pipeline for `task` from a model folder (or a loaded model and its tokenizer)."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
+    if task == TRANSLATION:
+        # A translator keeps two tokenizers (source and target) in its folder: its own pipeline reads them.
+        from .translate import TranslationPipeline
+        if model is None:
+            raise ValueError("pass model=FOLDER, a translator folder (minidistil.pretrained.translator_dir())")
+        return TranslationPipeline(model, batch_size=batch_size, max_length=max_length)
+    if task not in PIPELINES:
+        raise ValueError(f"unknown task {task!r}; choose one of {sorted(PIPELINES) + [TRANSLATION]}")
+    model_class, pipeline_class = PIPELINES[task]
     if model is None:
         raise ValueError("pass model=FOLDER, a folder written by save_pretrained or a BERT folder")
     if isinstance(model, (str, Path)):
         if tokenizer is None:
             from .tokenizer import WordPieceTokenizer
             tokenizer = WordPieceTokenizer.from_pretrained(model)
-        model = TASKS[task].from_pretrained(model)
+        model = model_class.from_pretrained(model)
     if tokenizer is None:
         raise ValueError("a model object needs its tokenizer: pipeline(task, model, tokenizer=...)")
-    cls = {"fill-mask": FillMask, "text-classification": TextClassification,
-           "question-answering": QuestionAnswering, "token-classification": TokenClassification,
-           "embedding": Embedding, "summarization": Summarization}[task]
-    return cls(model, tokenizer, batch_size, max_length)
+    return pipeline_class(model, tokenizer, batch_size, max_length)
 
 
 class Pipeline:
@@ -128,14 +134,19 @@ def _warn(n: int, what: str) -> None:
         warnings.warn(f"{n} input(s) are longer than the model's {what}", UserWarning, stacklevel=3)
 
 
-def _untruncated_ids(tokenizer, texts) -> list[list[int]]:
-    """The ids of each whole text. The pipeline encodes beyond the model's length on purpose, to
-    measure, and says itself what it does with long inputs; the tokenizer's own warning is off."""
-    return tokenizer(texts, verbose=False)["input_ids"]
-
-
-def _tokenized_lengths(tokenizer, texts) -> list[int]:
-    return [len(ids) for ids in _untruncated_ids(tokenizer, texts)]
+def _tokenize_once(tokenizer, texts, max_length: int, offsets: bool = False) -> tuple[dict, int]:
+    """Each text tokenized once, whole, then cut to `max_length` as `truncation=True` cuts a single
+    text (its first tokens, then [SEP]): (the rows, how many texts were longer). The pipeline encodes
+    beyond the model's length on purpose, to measure, and says itself what it does with long
+    inputs; the tokenizer's own warning is off."""
+    enc = tokenizer(texts, verbose=False, return_offsets_mapping=offsets)
+    longer = sum(len(ids) > max_length for ids in enc["input_ids"])
+    rows = {"input_ids": [ids if len(ids) <= max_length else ids[:max_length - 1] + ids[-1:]
+                          for ids in enc["input_ids"]]}
+    if offsets:
+        rows["offset_mapping"] = [o if len(o) <= max_length else o[:max_length - 1] + o[-1:]
+                                  for o in enc["offset_mapping"]]
+    return rows, longer
 
 
 class FillMask(Pipeline):
@@ -151,9 +162,8 @@ class FillMask(Pipeline):
             top_k = min(top_k, len(target_ids))
         if not texts:
             return []
-        lengths = _tokenized_lengths(self.tokenizer, texts)
-        _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        enc, longer = _tokenize_once(self.tokenizer, texts, self.max_length)
+        _warn(longer, f"{self.max_length} tokens; they are truncated")
         features = []
         for n, ids in enumerate(enc["input_ids"]):
             ids = np.asarray(ids)
@@ -220,13 +230,15 @@ class TextClassification(Pipeline):
         if not texts:
             return []
         examples = [{"text": t} for t in texts]
-        ids = _untruncated_ids(self.tokenizer, texts)
-        _warn_mostly_unknown(self.tokenizer, ids)
-        lengths = [len(i) for i in ids]
-        _warn(sum(n > self.max_length for n in lengths),
+        features = feats.encode_sequence(self.tokenizer, examples, {}, self.max_length, stride)  # tokenized once
+        windows = np.bincount([f["example"] for f in features], minlength=len(texts))
+        firsts = {}
+        for f in features:
+            firsts.setdefault(f["example"], f["input_ids"].tolist())
+        _warn_mostly_unknown(self.tokenizer, [firsts[n] for n in range(len(texts))])
+        _warn(int((windows > 1).sum()),
               f"{self.max_length} tokens; each is read in overlapping windows and the windows' "
               f"probabilities are averaged")
-        features = feats.encode_sequence(self.tokenizer, examples, {}, self.max_length, stride)
         logits = torch.stack([out[0] for out in self.run(features)])
         probs = feats.decode_sequence(logits, features, len(texts))
         id2label = self.model.config.id2label
@@ -262,13 +274,15 @@ class QuestionAnswering(Pipeline):
             raise ValueError(f"got {len(questions)} questions for {len(contexts)} contexts; pass one question "
                              f"per context, or a single question for all of them")
         max_seq_len = min(max_seq_len, self.max_length)
-        room = max_seq_len - 3 - max(len(ids) for ids in self.tokenizer(questions, add_special_tokens=False)["input_ids"])
-        if doc_stride >= room:
-            raise ValueError(f"doc_stride ({doc_stride}) must be smaller than the {room} tokens a window has "
-                             f"for the context after the question and [CLS] [SEP] [SEP]; lower doc_stride "
-                             f"or raise max_seq_len")
         examples = [{"question": q, "context": c} for q, c in zip(questions, contexts)]
-        features = feats.encode_qa(self.tokenizer, examples, max_seq_len, doc_stride)
+        try:  # each (question, context) pair is tokenized once, here
+            features = feats.encode_qa(self.tokenizer, examples, max_seq_len, doc_stride)
+        except ValueError:  # the tokenizer refused the stride or a long question: say why in the pipeline's words
+            _check_doc_stride(doc_stride, max_seq_len, self.tokenizer(questions, add_special_tokens=False)["input_ids"])
+            raise
+        sep = self.tokenizer.sep_token_id  # a window's question is between [CLS] and its first [SEP]
+        _check_doc_stride(doc_stride, max_seq_len, [f["input_ids"][1:np.argmax(f["input_ids"] == sep)]
+                                                    for f in features])
         windows = np.bincount([f["example"] for f in features], minlength=len(examples))
         _warn(int((windows > 1).sum()), f"{max_seq_len} tokens; they are read in windows that "
                                         f"overlap by {doc_stride} tokens")
@@ -277,6 +291,16 @@ class QuestionAnswering(Pipeline):
                                   max_answer_len, handle_impossible_answer, top_k)
         results = [a[0] if top_k == 1 else a for a in answers]
         return results[0] if single else results
+
+
+def _check_doc_stride(doc_stride: int, max_seq_len: int, question_ids) -> None:
+    """A window is "[CLS] question [SEP] context [SEP]": the stride must be smaller than the room the
+    longest question leaves for the context."""
+    room = max_seq_len - 3 - max(len(ids) for ids in question_ids)
+    if doc_stride >= room:
+        raise ValueError(f"doc_stride ({doc_stride}) must be smaller than the {room} tokens a window has "
+                         f"for the context after the question and [CLS] [SEP] [SEP]; lower doc_stride "
+                         f"or raise max_seq_len")
 
 
 class TokenClassification(Pipeline):
@@ -297,9 +321,8 @@ class TokenClassification(Pipeline):
         texts, single = _as_list(inputs)
         if not texts:
             return []
-        lengths = _tokenized_lengths(self.tokenizer, texts)
-        _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, return_offsets_mapping=True)
+        enc, longer = _tokenize_once(self.tokenizer, texts, self.max_length, offsets=True)
+        _warn(longer, f"{self.max_length} tokens; they are truncated")
         _warn_mostly_unknown(self.tokenizer, enc["input_ids"])
         features = [{"input_ids": np.asarray(ids), "offsets": off}
                     for ids, off in zip(enc["input_ids"], enc["offset_mapping"])]
@@ -391,9 +414,8 @@ class Embedding(Pipeline):
         texts, _ = _as_list(inputs)
         if not texts:
             return torch.empty(0, self.model.config.dim)
-        lengths = _tokenized_lengths(self.tokenizer, texts)
-        _warn(sum(n > self.max_length for n in lengths), f"{self.max_length} tokens; they are truncated")
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        enc, longer = _tokenize_once(self.tokenizer, texts, self.max_length)
+        _warn(longer, f"{self.max_length} tokens; they are truncated")
         _warn_mostly_unknown(self.tokenizer, enc["input_ids"])
         features = [{"input_ids": np.asarray(ids)} for ids in enc["input_ids"]]
         return torch.stack([out[0] for out in self.run(features)])  # (N, C)
@@ -414,3 +436,12 @@ class Summarization(Embedding):
                 keep = sorted(torch.topk(vectors @ centroid, num_sentences).indices.tolist())
             results.append({"summary_text": " ".join(found[i] for i in keep), "sentences": keep})
         return results[0] if single else results
+
+
+register("fill-mask", DistilBertForMaskedLM, FillMask)
+register("text-classification", DistilBertForSequenceClassification, TextClassification)
+register("question-answering", DistilBertForQuestionAnswering, QuestionAnswering)
+register("token-classification", DistilBertForTokenClassification, TokenClassification)
+register("embedding", DistilBertModel, Embedding)
+register("summarization", DistilBertModel, Summarization)
+TASKS = {name: model_class for name, (model_class, _) in PIPELINES.items()}  # the old name: pipeline -> model class

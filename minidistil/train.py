@@ -25,7 +25,8 @@ Entry points for new kinds of training (fine-tuning heads, evaluation):
   metrics. `eval_fn(task) -> dict of floats` runs every `eval_every` steps and at the end, in eval
   mode under no_grad; its results are logged as `eval_<name>`. An exception raised inside `eval_fn`
   (say, an early stop) ends the run; the last checkpoint stays on disk.
-- `TrainConfig`: every setting, validated; `out_dir` receives checkpoint.pt, metrics.jsonl, loss.png.
+- `TrainConfig`: every setting, validated (the shared ones, `TrainSettings`, are what every step's
+  settings extend); `out_dir` receives checkpoint.pt, metrics.jsonl, loss.png.
   A second call with the same `out_dir` resumes from checkpoint.pt (`delete_checkpoint` to start over).
 - `evaluate_losses(task, examples)`: mean loss terms over held-out examples (+ MLM perplexity).
 - `make_optimizer`, `make_scheduler`: the parts, for reuse; the checkpoints (`save_checkpoint`,
@@ -56,7 +57,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -72,27 +73,39 @@ from minidistil.plots import plot_run
 from minidistil.resume import load_checkpoint, save_checkpoint
 
 
-@dataclass
-class TrainConfig:
+@dataclass(frozen=True)
+class TrainSettings:
+    """The training settings every step shares. Each step's settings extend this class with their own
+    fields (`TrainConfig` for the loop, `finetune.FinetuneConfig`, `teacher.TeacherSettings`); a step
+    that needs another default gives the field again with it (fine-tuning's lr is 5e-5)."""
+    lr: float = 5e-4                 # peak learning rate (DistilBERT: 5e-4)
+    batch_size: int = 32             # examples per optimizer step, over all processes and accumulation
+    seed: int = 56                   # DistilBERT's seed
+    bf16: bool = False               # bfloat16 autocast for the forward pass (weights stay float32)
+
+    def shared(self) -> dict:
+        """These settings by name, for the loop: `TrainConfig(**settings.shared(), max_steps=...)`."""
+        return {f.name: getattr(self, f.name) for f in fields(TrainSettings)}
+
+
+@dataclass(frozen=True)
+class TrainConfig(TrainSettings):
+    """The loop's settings: the shared ones (`TrainSettings`) and those only the loop reads."""
     out_dir: str = "runs/train"      # checkpoint.pt, metrics.jsonl and loss.png go here
     max_steps: int = 1000            # optimizer steps
-    batch_size: int = 32             # examples per optimizer step, over all processes and accumulation
     accumulate: int = 1              # micro-batches per process per step (gradient accumulation)
-    lr: float = 5e-4                 # peak learning rate (DistilBERT: 5e-4)
     betas: tuple[float, float] = (0.9, 0.98)  # AdamW betas (DistilBERT's; PyTorch's default is 0.999)
     eps: float = 1e-6                # AdamW eps (DistilBERT's)
     weight_decay: float = 0.01       # on weight matrices only (BERT: 0.01; DistilBERT's code: 0.0)
     warmup: float = 0.05             # fraction of max_steps with a linear warmup (DistilBERT: 0.05)
     max_grad_norm: float = 5.0       # clip the global gradient norm to this; 0 turns clipping off
-    bf16: bool = False               # bfloat16 autocast for the forward pass (weights stay float32)
-    seed: int = 56                   # DistilBERT's seed
     save_every: int = 100            # steps between checkpoints (one is always written at the end)
     log_every: int = 10              # steps between lines of metrics.jsonl
     eval_every: int = 0              # steps between eval passes; 0: only at the end
     progress: bool = True            # a tqdm bar on the console
 
     def __post_init__(self):
-        self.betas = tuple(self.betas)
+        object.__setattr__(self, "betas", tuple(self.betas))  # a list from JSON or flags
         for name in ("max_steps", "batch_size", "accumulate", "save_every", "log_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -105,6 +118,19 @@ class TrainConfig:
         if self.batch_size % self.accumulate:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of accumulate "
                              f"({self.accumulate}): each step splits its batch into equal micro-batches")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: says the step reached and the step a rerun resumes from."""
+
+    def __init__(self, step: int, resume_step: int):
+        super().__init__(step, resume_step)
+        self.step, self.resume_step = step, resume_step
+
+    def __str__(self):
+        again = (f"run the same command to resume from step {self.resume_step}" if self.resume_step
+                 else "no checkpoint was written yet, so the same command starts again from step 0")
+        return f"interrupted at step {self.step}; {again}"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -130,6 +156,7 @@ def train(task: nn.Module, data, config: TrainConfig, *, collate_fn: Callable = 
         optimizer = make_optimizer(task, config)
         scheduler = make_scheduler(optimizer, config)
         step = load_checkpoint(out / "checkpoint.pt", task, optimizer, scheduler, config, world)
+        saved = step  # the step a rerun resumes from
         log = MetricsLog(out / "metrics.jsonl", resume_step=step, active=rank == 0)
         model = _wrap_distributed(task, device) if world > 1 else task
         lengths = getattr(data, "lengths", np.ones(len(data), dtype=np.int64))
@@ -139,52 +166,57 @@ def train(task: nn.Module, data, config: TrainConfig, *, collate_fn: Callable = 
         bar = tqdm(total=config.max_steps, initial=step, unit="step", disable=rank > 0 or not config.progress)
 
         task.train()
-        while step < config.max_steps:
-            start_time = time.perf_counter()
-            indices = batches.batch(step)
-            totals: dict[str, torch.Tensor] = {}
-            n_tokens = torch.zeros((), device=device)
-            for a in range(config.accumulate):
-                m = rank * config.accumulate + a  # this micro-batch's index within the global batch
-                batch = collate_fn([data[int(i)] for i in indices[m * micro:(m + 1) * micro]])
-                batch = {k: v.to(device) for k, v in batch.items()}
-                torch.manual_seed(_micro_seed(config.seed, step, m))
-                last = a == config.accumulate - 1
-                # Sync gradients across processes only on the last micro-batch of the step.
-                sync = nullcontext() if world == 1 or last else model.no_sync()
-                with sync:
-                    with torch.autocast(device.type, torch.bfloat16, enabled=config.bf16):
-                        losses = model(batch)
-                    (losses["loss"] / config.accumulate).backward()
-                for name, value in losses.items():
-                    totals[name] = totals.get(name, 0.0) + value.detach().float() / config.accumulate
-                n_tokens += batch["attention_mask"].sum()
+        try:
+            while step < config.max_steps:
+                start_time = time.perf_counter()
+                indices = batches.batch(step)
+                totals: dict[str, torch.Tensor] = {}
+                n_tokens = torch.zeros((), device=device)
+                for a in range(config.accumulate):
+                    m = rank * config.accumulate + a  # this micro-batch's index within the global batch
+                    batch = collate_fn([data[int(i)] for i in indices[m * micro:(m + 1) * micro]])
+                    batch = {k: v.to(device) for k, v in batch.items()}
+                    torch.manual_seed(_micro_seed(config.seed, step, m))
+                    last = a == config.accumulate - 1
+                    # Sync gradients across processes only on the last micro-batch of the step.
+                    sync = nullcontext() if world == 1 or last else model.no_sync()
+                    with sync:
+                        with torch.autocast(device.type, torch.bfloat16, enabled=config.bf16):
+                            losses = model(batch)
+                        (losses["loss"] / config.accumulate).backward()
+                    for name, value in losses.items():
+                        totals[name] = totals.get(name, 0.0) + value.detach().float() / config.accumulate
+                    n_tokens += batch["attention_mask"].sum()
 
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or math.inf)
-            stats = _mean_over_processes(torch.stack([*totals.values(), grad_norm.float(), n_tokens]), world)
-            if not torch.isfinite(stats).all():
-                raise NonFiniteLossError(_non_finite_message(step, totals.keys(), stats, out))
-            lr = scheduler.get_last_lr()[0]  # the rate this step uses
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            bar.update(1)
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or math.inf)
+                stats = _mean_over_processes(torch.stack([*totals.values(), grad_norm.float(), n_tokens]), world)
+                if not torch.isfinite(stats).all():
+                    raise NonFiniteLossError(_non_finite_message(step, totals.keys(), stats, out))
+                lr = scheduler.get_last_lr()[0]  # the rate this step uses
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                bar.update(1)
 
-            if step % config.log_every == 0 or step == config.max_steps:
-                result = {"step": step, **{k: v.item() for k, v in zip(totals, stats)},
-                          "grad_norm": stats[-2].item(), "lr": lr,
-                          "tokens_per_s": stats[-1].item() * world / (time.perf_counter() - start_time)}
-                log.write(result)
-                bar.set_postfix(loss=f"{result['loss']:.4f}", lr=f"{result['lr']:.2e}")
-            if eval_fn is not None and rank == 0 and (
-                    step == config.max_steps or (config.eval_every and step % config.eval_every == 0)):
-                evaluation = _run_eval(task, eval_fn)
-                log.write({"step": step, **evaluation})
-                result.update(evaluation)
-            if step % config.save_every == 0 or step == config.max_steps:
-                if rank == 0:
-                    save_checkpoint(out / "checkpoint.pt", task, optimizer, scheduler, config, step, world)
+                if step % config.log_every == 0 or step == config.max_steps:
+                    result = {"step": step, **{k: v.item() for k, v in zip(totals, stats)},
+                              "grad_norm": stats[-2].item(), "lr": lr,
+                              "tokens_per_s": stats[-1].item() * world / (time.perf_counter() - start_time)}
+                    log.write(result)
+                    bar.set_postfix(loss=f"{result['loss']:.4f}", lr=f"{result['lr']:.2e}")
+                if eval_fn is not None and rank == 0 and (
+                        step == config.max_steps or (config.eval_every and step % config.eval_every == 0)):
+                    evaluation = _run_eval(task, eval_fn)
+                    log.write({"step": step, **evaluation})
+                    result.update(evaluation)
+                if step % config.save_every == 0 or step == config.max_steps:
+                    if rank == 0:
+                        save_checkpoint(out / "checkpoint.pt", task, optimizer, scheduler, config, step, world)
+                    saved = step
+        except KeyboardInterrupt:
+            bar.close()
+            raise TrainingInterrupted(step, saved) from None
         bar.close()
         if rank == 0:
             plot_run(out / "metrics.jsonl", out / "loss.png", title=f"{out.name}: {type(task).__name__}")

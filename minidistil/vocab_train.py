@@ -1,5 +1,6 @@
-"""The vocabulary trainer lives in minidistil/tokenizer/vocab_train.py; this name keeps
-`from minidistil.vocab_train import train_vocab` working."""
-from .tokenizer.vocab_train import SPECIALS, basic_words, tokens_per_word, train_vocab
+"""Moved to `minidistil.tokenizer.vocab_train`; this old import path is the same module (kept so that old code works)."""
+import sys
 
-__all__ = ["SPECIALS", "basic_words", "tokens_per_word", "train_vocab"]
+from minidistil.tokenizer import vocab_train as _moved
+
+sys.modules[__name__] = _moved

@@ -74,7 +74,7 @@ def test_pretrain_from_a_config_file_with_flags_winning(corpus, tmp_path, capsys
     (["distill", "--out", "x", "--data", "d", "--teacher", "t", "--alpha-ce", "0", "--restrict-ce-to-mask"],
      "--alpha-ce 0 turns off"),
     (["distill", "--out", "x", "--data", "d", "--teacher", "t", "--alpha-ce", "0", "--temperature", "4"],
-     "--temperature only affects the KL term"),
+     "temperature \\(--temperature\\) only affects the KL term"),
     (["prepare-data", "--out", "x", "--input", "missing.txt"], "--input missing.txt does not exist"),
     (["prepare-data", "--out", "x", "--input", "."], "--input . is a folder"),
     (["evaluate", "--model", "m", "--eval-limit", "0"], "eval_limit counts examples and must be >= 1"),
@@ -178,8 +178,11 @@ def test_the_readme_path_adapt_then_distill_writes_one_layout(corpus, tmp_path, 
     assert main(["distill", "--teacher", str(tmp_path / "teacher" / "model"), "--out", str(tmp_path / "student"),
                  "--student-layers", "0,5", "--eval-chunks", "4", *common]) == 0
     assert (tmp_path / "teacher" / "report.json").is_file()
+    assert {"model", "checkpoint.pt", "metrics.jsonl"} <= {p.name for p in (tmp_path / "student").iterdir()}
+    # The teacher is a build of minidistil.builds: its resume checkpoints go once its manifest is written.
+    assert {"model", "manifest.json", "metrics.jsonl"} <= {p.name for p in (tmp_path / "teacher").iterdir()}
+    assert not (tmp_path / "teacher" / "checkpoint.pt").exists()
     for run in ("teacher", "student"):
-        assert {"model", "checkpoint.pt", "metrics.jsonl"} <= {p.name for p in (tmp_path / run).iterdir()}
         assert (tmp_path / run / "model" / "vocab.txt").is_file()
     assert DistilBertForMaskedLM.from_pretrained(tmp_path / "student" / "model").config.n_layers == 2
     assert "student/model" in capsys.readouterr().out
@@ -232,3 +235,41 @@ def test_a_fresh_run_killed_and_resumed_by_the_same_command_is_bitwise_the_unint
     whole = DistilBertForMaskedLM.from_pretrained(tmp_path / "whole" / "model").state_dict()
     cut = DistilBertForMaskedLM.from_pretrained(tmp_path / "cut" / "model").state_dict()
     assert all(torch.equal(whole[k], cut[k]) for k in whole)
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["pretrain", "--out", "o", "--data", "d"], dict(lr=5e-4, batch_size=32, seed=56, bf16=False, max_steps=500)),
+    (["distill", "--out", "o", "--data", "d", "--teacher", "t"], dict(lr=5e-4, batch_size=32, seed=56, max_steps=500)),
+    (["adapt-teacher"], dict(lr=3e-4, batch_size=32, seed=42, bf16=False, max_steps=400)),
+    (["finetune", "--model", "m"], dict(lr=5e-5, batch_size=32, seed=42, bf16=False, epochs=3, train_limit=None)),
+])
+def test_the_shared_training_flags_keep_each_commands_defaults(command, expected):
+    args = vars(build_parser().parse_args(command))
+    assert {k: args[k] for k in expected} == expected
+
+
+def test_a_limit_flag_takes_none_for_all():
+    args = build_parser().parse_args(["finetune", "--model", "m", "--train-limit", "none", "--eval-limit", "9"])
+    assert (args.train_limit, args.eval_limit) == (None, 9)
+
+
+def test_distill_without_out_builds_the_default_student_and_prints_its_report(tmp_path, monkeypatch, capsys):
+    from minidistil import pretrained
+    folder = tmp_path / "students" / "distil-x" / "model"
+    folder.mkdir(parents=True)
+    score = {"perplexity": 90.0, "top1": 0.3, "top5": 0.5, "agreement": 0.6, "masked_tokens": 1000}
+    report = {"models": {"student": score, "teacher": {**score, "perplexity": 80.0, "agreement": 1.0},
+                         "undistilled": {**score, "perplexity": 400.0}},
+              "student_over_teacher": 90 / 80, "student_over_undistilled": 90 / 400}
+    (folder.parent / "report.json").write_text(json.dumps(report))
+    calls = []
+    monkeypatch.setattr(pretrained, "student_dir", lambda **kw: calls.append(kw) or folder)
+    assert main(["distill", "--no-progress", "--no-wait"]) == 0
+    assert calls == [{"no_wait": True, "progress": False, "device": "cpu"}]
+    out = capsys.readouterr().out
+    assert "1.12 (goal: at most 1.3)" in out and "0.23 (goal: at most 0.35)" in out and "400.0" in out
+    assert main(["distill", "--max-steps", "3", "--teacher-top-k", "8"]) == 2  # settings need a folder of their own
+    assert "--max-steps, --teacher-top-k shape a student distilled into a folder of yours: add --out" in \
+        capsys.readouterr().err
+    assert main(["distill", "--out", str(tmp_path / "o")]) == 2
+    assert "needs --data" in capsys.readouterr().err and len(calls) == 1

@@ -1,4 +1,6 @@
 """The config: Hugging Face's fields, its label-count setter and aliases, validation, config.json."""
+import json
+
 import pytest
 import transformers
 
@@ -85,3 +87,32 @@ def test_a_broken_config_json_raises_a_sentence(tmp_path, text, match):
     (tmp_path / "config.json").write_text(text)
     with pytest.raises(ValueError, match=match):
         md.DistilBertConfig.load(tmp_path)
+
+
+def test_transformers_aliases_work_as_constructor_keywords_with_the_same_config_json(tmp_path):
+    aliases = dict(hidden_size=36, num_attention_heads=3, num_hidden_layers=2)
+    ours = md.DistilBertConfig(vocab_size=99, hidden_dim=37, **aliases)
+    theirs = transformers.DistilBertConfig(vocab_size=99, hidden_dim=37, **aliases)
+    assert (ours.dim, ours.n_heads, ours.n_layers) == (theirs.dim, theirs.n_heads, theirs.n_layers) == (36, 3, 2)
+    assert ours == md.DistilBertConfig(vocab_size=99, hidden_dim=37, dim=36, n_heads=3, n_layers=2)
+    ours.save(tmp_path / "ours")
+    theirs.save_pretrained(tmp_path / "theirs")
+    ours_json, theirs_json = (json.loads((tmp_path / who / "config.json").read_text()) for who in ("ours", "theirs"))
+    shared = set(ours_json) & set(theirs_json)  # theirs adds bookkeeping (transformers_version, dtype, ..)
+    assert {"dim", "n_heads", "n_layers", "hidden_dim", "vocab_size"} <= shared
+    assert {k: ours_json[k] for k in shared} == {k: theirs_json[k] for k in shared}
+    assert not set(aliases) & set(ours_json) and not set(aliases) & set(theirs_json)
+    loaded = transformers.DistilBertConfig.from_pretrained(str(tmp_path / "ours"))
+    assert (loaded.dim, loaded.n_heads, loaded.n_layers, loaded.hidden_dim) == (36, 3, 2, 37)
+
+
+def test_intermediate_size_is_refused_with_the_name_distilbert_uses():
+    # transformers keeps intermediate_size as an unused extra: its FFN stays 3072 wide
+    assert transformers.DistilBertConfig(intermediate_size=37).hidden_dim == 3072
+    with pytest.raises(ValueError, match="hidden_dim=37"):
+        md.DistilBertConfig(intermediate_size=37)
+
+
+def test_an_alias_and_its_field_that_disagree_raise_a_sentence():
+    with pytest.raises(ValueError, match="hidden_size is another name for dim"):
+        md.DistilBertConfig(dim=36, hidden_size=48, n_heads=3)

@@ -116,6 +116,7 @@ def test_distillation_trains_the_student_and_never_the_teacher(tmp_path):
     (dict(alpha_ce=0.0, alpha_mlm=0.0, alpha_cos=0.0), "at least one > 0"),
     (dict(alpha_ce=-1.0), "must be >= 0"),
     (dict(temperature=0.0), "temperature must be > 0"),
+    (dict(alpha_ce=0.0, temperature=4.0), "only affects the KL term"),  # for library callers, not the CLI alone
 ])
 def test_bad_recipe_settings_raise_a_sentence(settings, message):
     with pytest.raises(ValueError, match=message):

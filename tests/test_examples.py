@@ -20,7 +20,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
 def tiny_teacher(tmp_path_factory):
     """A teacher built with the real recipe on two small corpora and a few steps (the demo's own is
     built once per machine and takes about 20 minutes)."""
-    settings = sources.TeacherSettings(corpora="hamlet,headlines", max_length=32, max_steps=2, batch_size=4,
+    settings = teacher.TeacherSettings(corpora="hamlet,headlines", max_length=32, max_steps=2, batch_size=4,
                                        heldout_chunks=16)
     return str(teacher.build(settings, tmp_path_factory.mktemp("teacher") / "t", progress=False) / "model")
 
@@ -36,8 +36,15 @@ def test_demo_prints_the_papers_table_and_writes_curves_and_summary(tmp_path, ti
     out = run("demo.py", "--out", str(tmp_path), "--teacher", tiny_teacher, *TINY)
     assert "| model | layers | parameters |" in out and "student vs teacher:" in out
     assert "fill in the blank, 20 held-out sentences" in out and "paired 95% interval" in out
+    assert "held-out MLM perplexity (before fine-tuning)" in out and "| undistilled | 3 |" in out
+    assert "pretraining distillation (student - undistilled student" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert set(summary["test_accuracy"]) == {"teacher", "student", "student-D"}
+    assert set(summary["test_accuracy"]) == {"teacher", "student", "undistilled", "student-D"}
+    assert set(summary["heldout_perplexity"]) == set(summary["test_accuracy"])
+    assert summary["heldout_perplexity"]["student-D"] == summary["heldout_perplexity"]["student"]
+    assert {"difference", "low", "high", "exceeds"} <= set(summary["student_minus_undistilled"])
+    report = json.loads((tmp_path / "distill" / "report.json").read_text())  # the student's, beside its model
+    assert report["models"]["undistilled"]["perplexity"] == summary["heldout_perplexity"]["undistilled"]
     assert all(0 <= a <= 1 for a in summary["test_accuracy"].values())
     assert all(v > 0 for v in summary["tokens_per_s"].values())
     for low, high in summary["test_interval"].values():
@@ -47,7 +54,7 @@ def test_demo_prints_the_papers_table_and_writes_curves_and_summary(tmp_path, ti
     student = json.loads((tmp_path / "distill" / "model" / "config.json").read_text())
     assert student["n_layers"] == 3 and (tmp_path / "distill" / "model" / "vocab.txt").is_file()
     assert (tmp_path / "sentiment-student" / "model" / "vocab.txt").is_file()
-    for run_name in ("distill", "sentiment-teacher", "sentiment-student", "sentiment-student-D"):
+    for run_name in ("distill", "sentiment-teacher", "sentiment-student", "sentiment-undistilled", "sentiment-student-D"):
         assert (tmp_path / run_name / "loss.png").stat().st_size > 1000
 
 
@@ -63,9 +70,14 @@ def test_ablation_rewrites_only_its_own_section_of_the_results_page(tmp_path, ti
     assert [r.split(" | ")[0] for r in rows] == ["| (a) triple loss", "| (b) without cosine", "| (c) without KL",
                                                 "| (d) without MLM", "| (e) random init", "| (f) no distillation"]
     assert "| 0 (reference) |" in rows[0] and "python examples/ablation.py --out" in text
+    for row in rows:  # every variant has a held-out perplexity and a teacher agreement, before fine-tuning
+        cells = row.split(" | ")
+        assert float(cells[2]) > 1 and 0 <= float(cells[3]) <= 100
     for row in rows[1:]:  # every difference has its paired interval and a verdict
         cells = row.split(" | ")
-        assert cells[5].startswith("[") and cells[6] in ("yes", "no")
+        assert cells[7].startswith("[") and cells[8] in ("yes", "no")
+    heldout = json.loads((tmp_path / "runs" / "heldout.json").read_text())
+    assert len(heldout) == 6 and heldout["(f) no distillation / 1"]["perplexity"] > 1
     assert "Beyond the noise of these test sets" in text
     assert len(json.loads((tmp_path / "runs" / "test.json").read_text())) == 6 * 1 * 2  # variants x seeds x tasks
     assert "measured run time" in out

@@ -213,7 +213,8 @@ def test_a_model_folder_is_never_left_half_written(tiny_dir, tmp_path, monkeypat
 
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(ft, "copy_tokenizer_files", fail)  # the weights are written, then the disk is full
+    from minidistil import checkpoint  # save_model's home
+    monkeypatch.setattr(checkpoint, "copy_tokenizer_files", fail)  # the weights are written, then the disk is full
     with pytest.raises(OSError, match="is full"):
         ft.save_model(model, tiny_dir, tmp_path / "model")
     assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == before

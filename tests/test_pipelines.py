@@ -226,3 +226,22 @@ def test_bad_inputs_are_refused_with_a_sentence(classifier_folder, ner_folder, v
                            WordPieceTokenizer(vocab_file))(["no mask here"])
     with pytest.raises(ValueError, match="aggregation_strategy"):
         minidistil.pipeline("token-classification", model=ner_folder[0])("text", aggregation_strategy="mean")
+
+
+def test_qa_tokenizes_each_pair_once_and_says_when_the_stride_leaves_no_room(vocab_file):
+    class CountingTokenizer(WordPieceTokenizer):
+        calls = 0
+
+        def __call__(self, *args, **kwargs):
+            CountingTokenizer.calls += 1
+            return super().__call__(*args, **kwargs)
+
+    tok = CountingTokenizer(vocab_file)
+    qa = pipelines.pipeline("question-answering", SpotTheWord(tok.convert_tokens_to_ids("zebra")), tok)
+    assert qa(["Which animal?", "Which animal escaped?"], ["the zebra ran.", "a zebra"])[1]["answer"] == "zebra"
+    assert CountingTokenizer.calls == 1  # the questions are not tokenized apart from their contexts
+    long_context = "The committee met on Tuesday to discuss the budget. " * 20
+    # [CLS] which animal escaped ? [SEP] ... [SEP]: 64 - 3 - 4 = 57 tokens of room, with or without windows
+    for context in ("a short context", long_context):
+        with pytest.raises(ValueError, match=r"doc_stride \(57\) must be smaller than the 57 tokens"):
+            qa("Which animal escaped?", context, max_seq_len=64, doc_stride=57)

@@ -38,3 +38,55 @@ def test_an_unfetchable_package_names_the_command_that_fetches_it(tmp_path, monk
 def test_unknown_source_name_is_a_value_error():
     with pytest.raises(ValueError, match="known sources"):
         sources.fetch("imagenet")
+
+
+def fake_package(tmp_path, monkeypatch, files: dict[str, bytes]):
+    """A registry package whose wheel is already in the cache (no network): name 'fake'."""
+    import hashlib
+    import zipfile
+    monkeypatch.setenv("MINIDISTIL_CACHE", str(tmp_path))
+    (tmp_path / "wheels").mkdir()
+    wheel = tmp_path / "wheels" / "fake-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, data in files.items():
+            z.writestr(f"fake/data/{name}", data)
+        z.writestr("fake/__init__.py", b"")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    monkeypatch.setitem(sources.PACKAGES, "fake", sources.Package("fake", "1.0", digest, wheel.name, "fake/data/", "none"))
+    return wheel
+
+
+def test_a_wheel_that_fails_its_pin_is_removed(tmp_path, monkeypatch):
+    wheel = fake_package(tmp_path, monkeypatch, {"hamlet.txt": b"To be"})
+    wheel.write_bytes(b"tampered")
+    with pytest.raises(sources.SourceError, match="the file was deleted"):
+        sources.fetch("fake")
+    assert not wheel.exists()
+
+
+def test_a_tampered_unpacked_file_is_never_returned(tmp_path, monkeypatch):
+    from minidistil import builds
+    fake_package(tmp_path, monkeypatch, {"hamlet.txt": b"To be, or not to be", "b/c.txt": b"ccc"})
+    folder = sources.fetch("fake")
+    assert (folder / "hamlet.txt").read_bytes() == b"To be, or not to be"
+    root = tmp_path / "fake-1.0"
+    assert sorted(builds.read_manifest(root)) == ["fake/data/b/c.txt", "fake/data/hamlet.txt"]
+    assert not (root.stat().st_mode & 0o077) == 0  # group and others may read a shared cache (not 0700)
+    (folder / "hamlet.txt").write_bytes(b"random bytes")
+    with pytest.raises(sources.SourceError, match=r"hamlet.txt has 12 bytes where its manifest says 19; run "
+                                                  r"`python -m minidistil cache remove fake-1.0`"):
+        sources.fetch("fake")
+    (folder / "hamlet.txt").write_bytes(b"random bytes, 19 b.")  # the same size: only the hash tells
+    with pytest.raises(sources.SourceError, match="differs from its manifest"):
+        builds.verify(root)
+
+
+def test_a_package_unpacked_before_manifests_is_unpacked_again_from_its_wheel(tmp_path, monkeypatch):
+    from minidistil import builds
+    fake_package(tmp_path, monkeypatch, {"hamlet.txt": b"To be"})
+    old = tmp_path / "fake-1.0" / "fake" / "data"
+    old.mkdir(parents=True)
+    (old / "hamlet.txt").write_bytes(b"garbage")
+    (tmp_path / "fake-1.0" / ".complete").write_text("x")
+    assert (sources.fetch("fake") / "hamlet.txt").read_bytes() == b"To be"
+    assert builds.finished(tmp_path / "fake-1.0")

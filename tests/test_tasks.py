@@ -154,3 +154,8 @@ def test_users_csv_and_jsonl_become_split_tasks(tmp_path):
     bad.write_text(json.dumps({"text": "", "label": "x"}) + "\n")
     with pytest.raises(ValueError, match="empty text"):
         tasks.from_file(bad)
+
+
+def test_the_data_set_class_keeps_its_old_name():
+    from minidistil import tasks
+    assert tasks.Task is tasks.TaskData

@@ -96,17 +96,50 @@ def test_build_writes_a_complete_teacher_and_a_fair_report(tmp_path, one_thread)
     assert len(filled) == 5
 
 
+def _finished_default_teacher(tmp_path, monkeypatch):
+    from minidistil import builds
+    monkeypatch.setenv("MINIDISTIL_CACHE", str(tmp_path))
+    root = teacher.cached_dir()
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "config.json").write_text("{}")
+    (root / "model" / "model.safetensors").write_bytes(b"w" * 100)
+    builds.write_manifest(root)
+    return root
+
+
 def test_the_default_teacher_is_reused_once_built(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINIDISTIL_CACHE", str(tmp_path))
-    monkeypatch.setattr(sources.subprocess, "run", lambda *a, **k: pytest.fail("built again"))
-    folder = teacher.cached_dir() / "model"
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text("{}")
-    assert sources.mlm_teacher_dir() == folder
+    from minidistil import pretrained, recipe
+    root = _finished_default_teacher(tmp_path, monkeypatch)
+    monkeypatch.setattr(recipe, "adapt_teacher", lambda *a, **k: pytest.fail("built again"))
+    assert pretrained.teacher_dir() == root / "model"
+    assert sources.mlm_teacher_dir() == root / "model"  # the old name still works
 
 
-def test_a_failed_build_of_the_default_teacher_says_which_command_to_run(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINIDISTIL_CACHE", str(tmp_path))
-    monkeypatch.setattr(sources.subprocess, "run", lambda *a, **k: type("Done", (), {"returncode": 1})())
-    with pytest.raises(sources.SourceError, match="python -m minidistil adapt-teacher"):
-        sources.mlm_teacher_dir()
+def test_a_damaged_default_teacher_says_which_file_and_which_command_rebuilds_it(tmp_path, monkeypatch):
+    from minidistil import builds, pretrained
+    root = _finished_default_teacher(tmp_path, monkeypatch)
+    (root / "model" / "model.safetensors").write_bytes(b"w" * 40)  # cut short
+    with pytest.raises(builds.DamagedEntryError, match=r"model.safetensors has 40 bytes .*"
+                                                       r"`python -m minidistil adapt-teacher` to rebuild it"):
+        pretrained.teacher_dir()
+
+
+def test_no_module_below_the_command_line_starts_the_command_line():
+    from pathlib import Path
+    import minidistil
+    package = Path(minidistil.__file__).parent
+    for path in package.rglob("*.py"):
+        if "cli" not in path.relative_to(package).parts:
+            assert '"-m", "minidistil"' not in path.read_text(), path
+
+
+def test_an_output_folder_holding_another_teacher_is_not_silently_reused(tmp_path):
+    from minidistil import builds
+    out = tmp_path / "teacher"
+    out.mkdir()
+    (out / "report.json").write_text(json.dumps({"key": TINY.key(), "data": "registry", "base": "all-MiniLM-L6-v2"}))
+    builds.write_manifest(out)
+    other = teacher.TeacherSettings(**{**vars(TINY), "max_steps": 5})
+    with pytest.raises(ValueError, match="already holds a teacher built from other settings"):
+        teacher.build(other, out, progress=False)
+    assert teacher.build(TINY, out, progress=False) == out  # the same settings: reused as it is

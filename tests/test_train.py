@@ -189,3 +189,28 @@ def test_the_loss_curve_png_is_drawn_when_matplotlib_is_installed(tmp_path):
     import importlib.util
     train(MLMTask(tiny_model(), MASKING), examples(), quiet(tmp_path, max_steps=2))
     assert (tmp_path / "loss.png").exists() == (importlib.util.find_spec("matplotlib") is not None)
+
+
+def test_every_step_takes_the_shared_training_settings_plus_its_own():
+    """lr, batch_size, seed and bf16 are declared once (TrainSettings); each step gives only the defaults
+    it needs otherwise, and hands them to the loop by name."""
+    from dataclasses import fields
+    from minidistil.finetune import FinetuneConfig, loop_config
+    from minidistil.teacher import TeacherSettings
+    from minidistil.train import TrainSettings
+    shared = [f.name for f in fields(TrainSettings)]
+    assert shared == ["lr", "batch_size", "seed", "bf16"]
+    for cls in (TrainConfig, FinetuneConfig, TeacherSettings):
+        assert issubclass(cls, TrainSettings)
+        assert [f.name for f in fields(cls)][:4] == shared
+    assert (TrainConfig().lr, FinetuneConfig().lr, TeacherSettings().lr) == (5e-4, 5e-5, 3e-4)
+    assert FinetuneConfig().batch_size == TeacherSettings().batch_size == TrainConfig().batch_size
+    cfg = FinetuneConfig(lr=1e-4, batch_size=8, seed=3, bf16=True)
+    assert loop_config(cfg, 80).shared() == {"lr": 1e-4, "batch_size": 8, "seed": 3, "bf16": True}
+
+
+def test_the_default_teacher_keeps_its_cache_key():
+    """The key names the cached teacher folder: moving the shared fields into TrainSettings must not rename it."""
+    from minidistil.teacher import TeacherSettings
+    assert TeacherSettings().key() == "d35abef3"
+    assert TeacherSettings(lr=1e-4).key() != "d35abef3"

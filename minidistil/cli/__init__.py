@@ -9,6 +9,9 @@
     python -m minidistil quantize --model runs/sentiment/model --out runs/sentiment/int8
     python -m minidistil export-onnx --model runs/sentiment/model --out runs/sentiment/model.onnx
     python -m minidistil pretrain --data runs/corpus --out runs/tiny --dim 128 --n-layers 2
+    python -m minidistil cache [list | verify | remove NAME]              # the data cache and its builds
+    python -m minidistil train-translator                                 # Chinese -> English, built once into the cache
+    python -m minidistil translate "打开文件"                               # Chinese in, English out
     torchrun --nproc-per-node 2 -m minidistil distill ...                 # the same, on 2 processes
 
 Every training command writes OUT/model (the final model with its tokenizer), and beside it
@@ -17,7 +20,7 @@ checkpoint.pt, metrics.jsonl and loss.png (the layout of `minidistil.recipe`).
 Every command takes its settings as flags or from `--config settings.json`, a JSON object whose keys
 are the flag names with underscores (`{"max_steps": 200, "alpha_ce": 5.0}`); flags given on the
 command line win over the file. The flags are built from the settings dataclasses
-(`minidistil.cli.flags`); the commands live in `pretraining.py`, `finetuning.py` and `deploy.py`.
+(`minidistil.cli.flags`); the commands live in `pretraining.py`, `finetuning.py`, `deploy.py`, `cache.py` and `translation.py`.
 """
 from __future__ import annotations
 
@@ -26,10 +29,13 @@ import json
 import sys
 from pathlib import Path
 
-from minidistil.cli import deploy, finetuning, pretraining
+from minidistil.cli import cache, deploy, finetuning, pretraining, translation
+from minidistil.data.cache import SourceError
+from minidistil.train import TrainingInterrupted
 
 # Each entry adds its commands to the parser.
-COMMAND_GROUPS = [pretraining.add_commands, finetuning.add_commands, deploy.add_commands]
+COMMAND_GROUPS = [pretraining.add_commands, finetuning.add_commands, deploy.add_commands, cache.add_commands,
+                  translation.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,11 +81,17 @@ def read_config_file(path) -> dict:
 
 
 def main(argv=None) -> int:
-    """Run one command; a wrong input or a file problem ends with one line on stderr and exit code 2."""
+    """Run one command. Every error a user can act on (a wrong input, a file problem, a source that
+    cannot be fetched or fails its pin, a damaged checkpoint or cache entry, a full disk, a build
+    locked by another process) ends with one line on stderr and exit code 2; Ctrl-C with one line
+    that says where a rerun resumes, and exit code 130."""
     try:
         args = parse_args(argv)
         args.func(args)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, SourceError) as e:  # CheckpointError is a ValueError, BuildError a SourceError
         print(f"minidistil: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # TrainingInterrupted says the step; elsewhere there is nothing to resume
+        print(f"minidistil: {e if isinstance(e, TrainingInterrupted) else 'interrupted'}", file=sys.stderr)
+        return 130
     return 0

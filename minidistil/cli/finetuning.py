@@ -33,7 +33,7 @@ def add_task_flags(p) -> None:
                    help="seed of the fixed train / validation / test split (default: 0)")
 
 
-def load_task(args) -> tasks.Task:
+def load_task(args) -> tasks.TaskData:
     if Path(args.task).suffix in (".csv", ".tsv", ".jsonl", ".json"):
         return tasks.from_file(args.task, args.kind, args.text_column, args.label_column, seed=args.split_seed)
     return tasks.load(args.task, seed=args.split_seed)
@@ -134,23 +134,21 @@ def add_predict(subparsers) -> None:
 
 
 def run_predict(args) -> None:
-    from minidistil.heads import DistilBertForSequenceClassification, DistilBertForTokenClassification
+    from minidistil import kinds
+    from minidistil.convert import model_class
     from minidistil.pipelines import pipeline
     lines = args.texts if args.texts else sys.stdin
     texts = [line.strip() for line in lines if line.strip()]
     if not texts:
         raise ValueError("predict got no text: pass texts as arguments, or one per line on stdin")
-    config = Path(args.model) / "config.json"
-    if not config.is_file():
+    if not (Path(args.model) / "config.json").is_file():
         raise ValueError(f"{args.model} holds no config.json; pass a model folder written by finetune")
-    architecture = json.loads(config.read_text()).get("architectures", [""])[0]
-    if architecture == DistilBertForSequenceClassification.__name__:
-        for text, result in zip(texts, pipeline("text-classification", model=args.model)(texts)):
-            print(f"{result['label']}\t{result['score']:.3f}\t{text}")
-    elif architecture == DistilBertForTokenClassification.__name__:
-        tag = pipeline("token-classification", model=args.model)
-        for text, found in zip(texts, tag(texts, aggregation_strategy="first")):
-            print(text + "\n" + "".join(f"  {e['word']}\t{e['entity_group']}\t{e['score']:.3f}\n" for e in found))
-    else:
-        raise ValueError(f"predict labels texts with a sequence or token classifier; {args.model} holds "
-                         f"{architecture or 'no architecture'} (use minidistil.pipeline for other tasks)")
+    cls, _ = model_class(args.model)
+    kind = kinds.for_head(cls)
+    if kind is None or kind.show is None:
+        shown = [k.head.__name__ for k in kinds.KINDS.values() if k.show]
+        raise ValueError(f"predict labels texts with a model of one of {shown}; {args.model} holds "
+                         f"{cls.__name__} (use minidistil.pipeline for other tasks)")
+    results = pipeline(kind.pipeline, model=args.model)(texts, **kind.predict_call)
+    for text, result in zip(texts, results):
+        print(kind.show(text, result))

@@ -11,10 +11,10 @@ carry a trailing comment; `add_dataclass_flags` makes one flag per field, its he
     s = parse_settings(Settings, __doc__)     # --max-steps 100, --student-layers 0,2,5
 
 How a field becomes a flag: `max_steps` -> `--max-steps`; a bool -> `--x / --no-x`; `X | None` ->
-a flag of type X that defaults to None; `Literal["a", "b"]` -> a choice; a fixed-size tuple such as
-`tuple[float, float]` -> that many values (`--betas 0.9 0.98`); `tuple[int, ...]` -> comma-separated
-(`--student-layers 0,2,5`); a field that is itself a dataclass adds its own fields' flags, with the
-defaults of the outer field.
+a flag of type X that defaults to None (for a number, the word `none` sets None); `Literal["a", "b"]`
+-> a choice; a fixed-size tuple such as `tuple[float, float]` -> that many values (`--betas 0.9 0.98`);
+`tuple[int, ...]` -> comma-separated (`--student-layers 0,2,5`); a field that is itself a dataclass
+adds its own fields' flags, with the defaults of the outer field.
 """
 from __future__ import annotations
 
@@ -48,11 +48,16 @@ def dataclass_from_args(cls, args: argparse.Namespace, **extra):
     return cls(**values, **extra)
 
 
-def parse_settings(cls, description: str, argv=None):
-    """A script's settings: parse the command line into the dataclass `cls`."""
+def parse_settings(cls, description: str, argv=None, *, only=None, **defaults):
+    """A script's settings: parse the command line into the dataclass `cls`. `only` names the fields
+    that get a flag (default: all); `defaults` replaces the dataclass's defaults, flag or not:
+
+        cfg = parse_settings(FinetuneConfig, __doc__, only=("lr", "epochs"), lr=1e-4, batch_size=16)
+    """
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_flags(parser, cls)
-    return dataclass_from_args(cls, parser.parse_args(argv))
+    add_dataclass_flags(parser, cls, only=only, **defaults)
+    args = parser.parse_args(argv)
+    return dataclass_from_args(cls, args, **{k: v for k, v in defaults.items() if not hasattr(args, k)})
 
 
 def flat_fields(settings) -> dict:
@@ -117,6 +122,8 @@ def _add_flags(parser, cls, instance, skip: set, only, defaults: dict) -> None:
         text = helps.get(f.name, "").replace("%", "%%")  # argparse formats help with %
         flag = "--" + f.name.replace("_", "-")
         kind = _strip_optional(hints[f.name])
+        if kind is not hints[f.name] and kind in (int, float):
+            kind = _or_none(kind)  # `--train-limit none` sets None back
         if kind is bool:  # BooleanOptionalAction adds "(default: ...)" itself
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
             continue
@@ -146,6 +153,14 @@ def _flag_values(cls, args, instance) -> dict:
             is_tuple = typing.get_origin(_strip_optional(hints[f.name])) is tuple
             values[f.name] = tuple(value) if is_tuple and isinstance(value, list) else value  # nargs gives a list
     return values
+
+
+def _or_none(kind):
+    """An argparse type for an `int | None` or `float | None` field: the number, or None for "none"."""
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__  # argparse names the type in its errors: "invalid int value"
+    return parse
 
 
 def _strip_optional(kind):

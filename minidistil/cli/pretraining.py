@@ -10,20 +10,19 @@ import json
 import os
 from pathlib import Path
 
-from minidistil.checkpoint import CheckpointError
+from minidistil.checkpoint import MODEL_DIR, CheckpointError
 from minidistil.cli.flags import add_dataclass_flags, dataclass_from_args
 from minidistil.cli.output import check_device, check_input_files, check_output_folder, table
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus, read_documents
 from minidistil.distill import DistillLoss
-from minidistil.finetune import MODEL_DIR
 from minidistil.recipe import (DistillSettings, PretrainSettings, TeacherSettings, adapt_teacher, check_corpus,
                                distill, pretrain)
 from minidistil.train import TrainConfig
 
-# The training settings each command starts from; every other TrainConfig field keeps its default.
+# Where a command's training settings start other than at TrainConfig's defaults.
 TRAINING_DEFAULTS = {
-    "pretrain": dict(batch_size=32, max_steps=500, lr=5e-4),
-    "distill": dict(batch_size=32, max_steps=500, lr=5e-4),                     # DistilBERT's peak rate
+    "pretrain": dict(max_steps=500),
+    "distill": dict(max_steps=500),
 }
 
 OUT_HELP = "the run's folder: model/ (the trained model with its tokenizer), checkpoint.pt, metrics.jsonl, loss.png"
@@ -56,7 +55,8 @@ def add_prepare_data(subparsers) -> None:
 
 
 def run_prepare_data(args) -> None:
-    from minidistil import WordPieceTokenizer, sources
+    from minidistil import WordPieceTokenizer
+    from minidistil.data import sources
     if args.input and args.corpus:
         raise ValueError("give either --input (your files) or --corpus (registry corpora), not both")
     if args.column and not args.input:
@@ -83,13 +83,14 @@ def run_prepare_data(args) -> None:
 
 # ---------------------------------------------------------------- pretrain / adapt-teacher / distill
 
-def add_training_parser(subparsers, name: str, help: str, description: str):
+def add_training_parser(subparsers, name: str, help: str, description: str, out_help: str = OUT_HELP,
+                        required: bool = True):
     """A parser with the flags every training command shares: --config, --out, --data, --eval-chunks
     and TrainConfig's fields (with this command's defaults)."""
     p = subparsers.add_parser(name, help=help, description=description)
     p.add_argument("--config", help="a JSON file of settings (keys: the flag names with underscores)")
-    p.add_argument("--out", required=True, help=OUT_HELP)
-    p.add_argument("--data", required=True, help="a corpus folder written by prepare-data")
+    p.add_argument("--out", required=required, help=out_help)
+    p.add_argument("--data", required=required, help="a corpus folder written by prepare-data")
     p.add_argument("--eval-chunks", type=int, default=200,
                    help="chunks held out for the eval pass (MLM perplexity) (default: 200)")
     add_dataclass_flags(p, TrainConfig, skip={"out_dir"}, **TRAINING_DEFAULTS[name])
@@ -122,6 +123,14 @@ def add_adapt_teacher(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="where to train: cpu, cuda, cuda:1 (default: cpu)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="a progress bar with the time left (default: on)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="fail at once, instead of waiting, when another process is building the same teacher")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep checkpoint.pt and checkpoint.prev.pt beside the finished model (default: removed "
+                        "once the model is written, to save disk)")
+    p.add_argument("--language", choices=["en", "zh"], default="en",
+                   help="zh: the Chinese encoder and its distilled student (minidistil.chinese), built once "
+                        "into the data cache with their own settings (default: en)")
     add_dataclass_flags(p, TeacherSettings)
     p.set_defaults(func=run_adapt_teacher)
 
@@ -129,10 +138,16 @@ def add_adapt_teacher(subparsers) -> None:
 def add_distill(subparsers) -> None:
     p = add_training_parser(subparsers, "distill", "distil a teacher with an MLM head into a smaller student",
                             "DistilBERT's triple loss: alpha_ce * KL * T^2 + alpha_mlm * MLM + "
-                            "alpha_cos * cosine(hidden states).")
-    p.add_argument("--teacher", required=True, help="a model folder with an MLM head (the model/ folder that "
-                                                    "adapt-teacher writes)")
+                            "alpha_cos * cosine(hidden states). With no --out, the default student "
+                            "(`pretrained.student_dir()`: 3 layers of the cached teacher, about 25 minutes on 2 CPU "
+                            "cores) is built once into the data cache, with report.json beside it, and reused.",
+                            out_help=OUT_HELP + " (default: build the default student into the data cache; "
+                                                "--data, --teacher and the settings flags then need --out)",
+                            required=False)
+    p.add_argument("--teacher", help="a model folder with an MLM head (the model/ folder that adapt-teacher writes)")
     p.add_argument("--device", default="cpu", help="where to train: cpu, cuda, cuda:1 (default: cpu)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="with no --out: fail at once, instead of waiting, when another process builds the same student")
     add_dataclass_flags(p, DistillSettings)
     p.set_defaults(func=run_distill)
 
@@ -154,10 +169,13 @@ def run_pretrain(args) -> None:
 
 def run_adapt_teacher(args) -> None:
     check_device(args.device)
+    if args.language == "zh":
+        return run_chinese(args)
     if args.out:
         check_output_folder(args.out)
     folder = adapt_teacher(dataclass_from_args(TeacherSettings, args), args.out, device=args.device,
-                           data=args.data, base=args.teacher, progress=args.progress)
+                           data=args.data, base=args.teacher, progress=args.progress, no_wait=args.no_wait,
+                           keep_checkpoints=args.keep_checkpoints)
     report = json.loads((folder.parent / "report.json").read_text())
     before, after = report["released"], report["heldout"]
     print(table({"held-out perplexity": f"{after['perplexity']:.1f} (word frequencies: "
@@ -169,13 +187,17 @@ def run_adapt_teacher(args) -> None:
 
 def run_distill(args) -> None:
     from minidistil import DistilBertForMaskedLM
-    # Flags that only shape the KL term say nothing once --alpha-ce 0 turns it off: refuse them.
+    # A flag that only shapes the KL term says nothing once --alpha-ce 0 turns it off: refuse it
+    # (DistillLoss itself refuses a temperature with alpha_ce 0, for library callers too).
     if args.restrict_ce_to_mask and args.alpha_ce == 0:
         raise ValueError("--restrict-ce-to-mask restricts the KL term, which --alpha-ce 0 turns off; drop one")
-    if args.temperature != DistillLoss.temperature and args.alpha_ce == 0:
-        raise ValueError("--temperature only affects the KL term, which --alpha-ce 0 turns off; drop one")
-    settings = dataclass_from_args(DistillSettings, args)
     check_device(args.device)
+    if args.out is None:
+        return run_default_student(args)
+    if args.data is None or args.teacher is None:
+        raise ValueError("a student distilled into --out needs --data (a corpus folder) and --teacher (a model "
+                         "folder with an MLM head); with no --out, the default student is built into the cache")
+    settings = dataclass_from_args(DistillSettings, args)
     check_output_folder(args.out)
     train_data, eval_data = load_corpus(args)
     check_corpus(train_data)  # before the teacher loads: a corpus problem is found in a second
@@ -188,6 +210,32 @@ def run_distill(args) -> None:
     print_result(result, args.out)
 
 
+# The distill flags that mean something without --out: where and how the default student is built.
+DEFAULT_STUDENT_FLAGS = {"device", "progress", "no_wait", "out", "command", "func", "subparser", "help"}
+
+
+def run_default_student(args) -> None:
+    """`distill` with no --out: build (or find) the default student in the cache and print its report."""
+    from minidistil import pretrained
+    sub = args.subparser
+    changed = [a.option_strings[0] for a in sub._actions
+               if a.dest not in DEFAULT_STUDENT_FLAGS and a.option_strings and getattr(args, a.dest) != sub.get_default(a.dest)]
+    if changed:
+        raise ValueError(f"{', '.join(changed)} shape a student distilled into a folder of yours: add --out; with no "
+                         f"--out the default student is built with the settings of pretrained.StudentSettings")
+    folder = pretrained.student_dir(no_wait=args.no_wait, progress=args.progress, device=args.device)
+    report = json.loads((folder.parent / "report.json").read_text())
+    rows = {}
+    for name, r in report["models"].items():
+        agreement = f", top-1 agreement with the teacher {r['agreement']:.3f}" if name != "teacher" else ""
+        rows[f"{name}: perplexity, top-1 / top-5"] = (f"{r['perplexity']:.1f}, {r['top1']:.3f} / {r['top5']:.3f}"
+                                                    f"{agreement}")
+    rows["student / teacher perplexity"] = f"{report['student_over_teacher']:.2f} (goal: at most 1.3)"
+    rows["student / undistilled perplexity"] = f"{report['student_over_undistilled']:.2f} (goal: at most 0.35)"
+    print(table({**rows, "held-out masked tokens": report["models"]["student"]["masked_tokens"], "model": folder,
+                 "report": folder.parent / "report.json", "curve": folder.parent / "heldout.png"}))
+
+
 def train_config(args) -> TrainConfig:
     return dataclass_from_args(TrainConfig, args, out_dir=args.out)
 
@@ -198,3 +246,18 @@ def print_result(result: dict, out) -> None:
         shown = {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in result.items()
                  if k not in ("eval_loss", "eval_mlm")}
         print(table({**shown, "model": Path(out) / MODEL_DIR, "metrics": Path(out) / "metrics.jsonl"}))
+
+
+def run_chinese(args) -> None:
+    """`adapt-teacher --language zh`: the cached Chinese encoder, then the student distilled from it."""
+    if args.out or args.data or args.teacher:
+        raise ValueError("--language zh builds the cached Chinese encoder and student; drop --out, --data and "
+                         "--teacher (their settings are minidistil.chinese.ChineseSettings)")
+    from minidistil import pretrained
+    teacher_folder = pretrained.chinese_dir(no_wait=args.no_wait, progress=args.progress)
+    student_folder = pretrained.chinese_student_dir(no_wait=args.no_wait, progress=args.progress)
+    report = json.loads((student_folder.parent / "report.json").read_text())
+    rows = {name: f"{r['perplexity']:.1f} (characters by frequency: {r['unigram_perplexity']:.1f})"
+            for name, r in report.items() if isinstance(r, dict) and "perplexity" in r}
+    print(table({**{f"held-out perplexity, {k}": v for k, v in rows.items()},
+                 "teacher": teacher_folder, "student": student_folder}))

@@ -338,3 +338,12 @@ def check_corpus(corpus: TokenCorpus) -> None:
         raise ValueError(f"the corpus {corpus.folder} has no vocab.txt, so the model trained on it could not be "
                          f"saved with its tokenizer; prepare it again with `python -m minidistil prepare-data`, "
                          f"which saves the vocabulary beside the ids")
+
+
+def check_vocabulary(model: nn.Module, corpus, what: str = "model") -> None:
+    """A corpus tokenized with another vocabulary would silently train on garbage: refuse it."""
+    if corpus.vocab_size != model.config.vocab_size:
+        raise ValueError(f"the corpus in {corpus.folder} was prepared with a {corpus.vocab_size}-token vocabulary "
+                         f"but the {what} has {model.config.vocab_size}; prepare the corpus with the "
+                         f"{what}'s vocab.txt")
+

@@ -1,0 +1,56 @@
+"""The translation commands: train-translator (one variant, or the cached default) and translate."""
+from __future__ import annotations
+
+import sys
+
+from minidistil.cli.flags import add_dataclass_flags, dataclass_from_args
+from minidistil.cli.output import table
+
+
+def add_commands(subparsers) -> None:
+    from minidistil.translate import TranslatorSettings
+    p = subparsers.add_parser("train-translator", help="train a Chinese -> English translator",
+                              description="Train one variant (random, decoder-warm, warm, student) on the "
+                                          "parallel pairs. Without --out, builds the default translator once "
+                                          "per machine into the cache (minidistil.translate.translator_dir).")
+    p.add_argument("--out", help="the run's folder (model/, checkpoint.pt, metrics.jsonl, results.json); "
+                                 "run again to resume. Default: the cache")
+    p.add_argument("--teacher", help="student: the teacher translator folder (default: the cached warm one)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--config", help="settings as JSON (flag names with underscores)")
+    add_dataclass_flags(p, TranslatorSettings)
+    p.set_defaults(func=run_train_translator)
+
+    p = subparsers.add_parser("translate", help="translate Chinese text to English",
+                              description="Texts as arguments, or one per line on stdin.")
+    p.add_argument("texts", nargs="*", help="texts to translate (default: lines of stdin)")
+    p.add_argument("--model", help="a translator folder (default: the cached default translator)")
+    p.add_argument("--num-beams", type=int, default=4, help="beams of the beam search (1: greedy)")
+    p.add_argument("--max-length", type=int, help="tokens written, the start token included "
+                                                  "(default: the translator's max_target_length + 1)")
+    p.add_argument("--batch-size", type=int, default=8, help="texts per batch")
+    p.set_defaults(func=run_translate)
+
+
+def run_train_translator(args) -> None:
+    from minidistil.translate import TranslatorSettings, train_translator
+    from minidistil.pretrained import translator_dir, translator_folders
+    settings = dataclass_from_args(TranslatorSettings, args)
+    if args.out is None:
+        print(table({"translator": translator_dir(settings, device=args.device)}))
+        return
+    folders = {"teacher_folder": args.teacher} if args.teacher else translator_folders(settings, device=args.device)
+    report = train_translator(settings, args.out, **folders, device=args.device)
+    print(table({"model": f"{args.out}/model", "steps": report["max_steps"],
+                 "training (s)": report["train_seconds"], "validation BLEU": report.get("bleu", "-"),
+                 "validation chrF2": report.get("chrf", "-"),
+                 "sentences/s": report.get("sentences_per_second", "-")}))
+
+
+def run_translate(args) -> None:
+    from minidistil.translate import TranslationPipeline
+    from minidistil.pretrained import translator_dir
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    translate = TranslationPipeline(args.model or translator_dir(), batch_size=args.batch_size)
+    for out in translate(texts, num_beams=args.num_beams, max_length=args.max_length):
+        print(out["translation_text"])
