@@ -20,3 +20,15 @@ def test_the_chinese_readme_uses_the_english_readmes_commands_and_existing_examp
             assert line in en, f"README.zh-CN.md runs {line!r}, which README.md does not"
         for script in re.findall(r"examples/\S+\.py", line):
             assert (ROOT / script).is_file(), f"README.zh-CN.md names {script}, which does not exist"
+
+
+def test_the_chinese_readmes_measured_figures_are_the_ones_results_md_reports():
+    """Every figure in a table of README.zh-CN.md (a perplexity, an accuracy, a BLEU) is written in
+    RESULTS.md too, so that the two languages cannot drift apart."""
+    results = (ROOT / "RESULTS.md").read_text(encoding="utf-8")
+    rows = [line for line in (ROOT / "README.zh-CN.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("|") and not set(line) <= set("|-: ")]
+    figures = {f for line in rows for f in re.findall(r"\d+\.\d+", line)}
+    assert figures, "README.zh-CN.md has no result tables"
+    missing = sorted(f for f in figures if f not in results)
+    assert not missing, f"README.zh-CN.md reports {missing}, which RESULTS.md does not"

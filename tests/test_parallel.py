@@ -11,6 +11,8 @@ import urllib.request
 
 import pytest
 
+from minidistil import builds
+
 from minidistil.cache import SourceError
 from minidistil.data import parallel
 from minidistil.data.parallel import DebPackage, align_help_page, build_splits, clean_pair, html_paragraphs
@@ -112,7 +114,8 @@ def test_pairs_are_built_once_into_the_cache_with_their_counts(tmp_path, monkeyp
                      "source": parallel.TEST_SOURCES[0]}]
     folder = parallel.pairs_dir()
     assert folder.name == f"parallel-zh-en-{parallel.cache_key()}"
-    assert sorted(p.name for p in folder.iterdir()) == ["counts.json", "test.jsonl", "train.jsonl", "validation.jsonl"]
+    assert sorted(p.name for p in folder.iterdir()) == ["counts.json", "manifest.json", "test.jsonl", "train.jsonl",
+                                                        "validation.jsonl"]
     counts = json.loads((folder / "counts.json").read_text())
     assert counts["splits"] == {"train": 1, "validation": 1, "test": 1}
     assert counts["kinds"]["help"] == {"train": 1, "validation": 1, "test": 1} and counts["clean"]["help/shared"] == 1
@@ -169,7 +172,8 @@ def test_unpack_copies_only_the_files_its_glob_matches(tmp_path, monkeypatch):
     folder = parallel.unpack(pkg)
     found = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.suffix == ".mo")
     assert found == ["usr/share/locale/zh_CN/LC_MESSAGES/a.mo", "usr/share/locale/zh_CN/LC_MESSAGES/b.mo"]
-    assert (folder / ".complete").read_text().strip() == pkg.sha256
+    builds.verify(folder)  # a manifest covers every unpacked file: raises if one is missing or differs
+    assert "usr/share/locale/zh_CN/LC_MESSAGES/a.mo" in (folder / "manifest.json").read_text()
 
 
 def test_a_deb_with_another_hash_is_refused(tmp_path, monkeypatch):

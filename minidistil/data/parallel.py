@@ -28,18 +28,16 @@ import json
 import lzma
 import os
 import re
-import shutil
 import tarfile
-import tempfile
 import urllib.request
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
-from minidistil import debian
-from minidistil.cache import SourceError, cache_dir
-from minidistil.fsutil import replace_folder
+from minidistil import builds
+from minidistil.data import debian
+from minidistil.data.cache import SourceError, cache_dir
 from .gettext_mo import read_mo
 
 DebPackage = debian.DebPackage
@@ -102,35 +100,37 @@ CLEANING_VERSION = 1  # bump when a rule below changes: the cache key follows it
 # ---------------------------------------------------------------- fetching
 
 def unpack(pkg: DebPackage) -> Path:
-    """The folder holding the files of `pkg` that match its glob `members`, relative paths kept."""
+    """The folder holding the files of `pkg` that match its glob `members`, relative paths kept: a
+    cache entry of `minidistil.builds` (built under a lock, a manifest written last, sizes checked
+    on every call), as `debian.unpack` makes for a fixed list of members."""
     root = cache_dir() / pkg.folder_name
-    if (root / ".complete").exists():
+    if builds.finished(root):
         return root
-    root.mkdir(parents=True, exist_ok=True)
-    deb = _fetch(pkg, root)
-    digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+    with builds.entry(root, what=f"the Debian package {pkg.name} {pkg.version}") as work:
+        if work is not None:
+            _unpack_into(pkg, work)
+    return root
+
+
+def _unpack_into(pkg: DebPackage, work: Path) -> None:
+    deb = _fetch(pkg, work)
+    digest = builds.sha256(deb)
     if digest != pkg.sha256:
         deb.unlink()
         raise SourceError(f"{deb.name} has sha256 {digest}, but {pkg.name} {pkg.version} is pinned to "
                           f"{pkg.sha256}; the file was deleted, run again to fetch it afresh")
     members = debian.read_ar(deb.read_bytes(), deb.name)
-    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=root))
     with tarfile.open(fileobj=io.BytesIO(lzma.decompress(members["data.tar.xz"]))) as tar:
         for member in tar.getmembers():
             name = member.name.removeprefix("./")
             if member.isfile() and any(fnmatch.fnmatch(name, pattern) for pattern in pkg.members):
-                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / name).write_bytes(tar.extractfile(member).read())
-    for top in tmp.iterdir():  # move the unpacked tree into place, then mark it complete
-        shutil.rmtree(root / top.name, ignore_errors=True)
-        os.replace(top, root / top.name)
-    tmp.rmdir()
-    (root / ".complete").write_text(pkg.sha256 + "\n")
-    return root
+                (work / name).parent.mkdir(parents=True, exist_ok=True)
+                (work / name).write_bytes(tar.extractfile(member).read())
 
 
 def _fetch(pkg: DebPackage, folder: Path) -> Path:
     deb = folder / Path(pkg.pool_path).name
+    entry = folder.with_name(folder.name.removesuffix(".partial"))  # a file placed there is picked up on the next run
     if pkg.pool_path.startswith("pool/updates/") and not deb.exists():
         try:  # a security update: its own archive first, then the main mirror and apt (debian.fetch)
             with urllib.request.urlopen(f"{SECURITY_MIRROR.rstrip('/')}/{pkg.pool_path}", timeout=60) as r:
@@ -144,7 +144,7 @@ def _fetch(pkg: DebPackage, folder: Path) -> Path:
         raise SourceError(
             f"{pkg.name} {pkg.version} ({deb.name}) could not be fetched from {mirror} nor by apt-get: Debian drops "
             f"+debNuM versions from its mirrors at the next point release, so set MINIDISTIL_DEBIAN_MIRROR to a "
-            f"mirror that still has it (e.g. {SNAPSHOT_EXAMPLE}) or place {deb.name} in {folder} by hand") from e
+            f"mirror that still has it (e.g. {SNAPSHOT_EXAMPLE}) or place {deb.name} in {entry} by hand") from e
 
 
 # ---------------------------------------------------------------- reading the three kinds
@@ -350,10 +350,12 @@ def cache_key() -> str:
 def pairs_dir() -> Path:
     """The folder of the built pairs, building it (fetching the packages) on first use."""
     folder = cache_dir() / f"parallel-zh-en-{cache_key()}"
-    if (folder / "counts.json").is_file():
+    if builds.finished(folder):
         return folder
     splits, counts = build_splits(raw_pairs())
-    with replace_folder(folder, marker="counts.json") as tmp:
+    with builds.entry(folder, what="the Chinese-English pairs") as tmp:
+        if tmp is None:  # another process built them while this one waited
+            return folder
         for split, records in splits.items():
             with open(tmp / f"{split}.jsonl", "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
