@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .model import LayerNorm, gelu
+from .model import LayerNorm, gelu, init_bert_weights
 
 
 @dataclass
@@ -277,21 +277,6 @@ class DecoderOutput(NamedTuple):
     last_hidden_state: torch.Tensor | None = None  # (B, T, C)
 
 
-def init_decoder_weights(module: nn.Module, std: float) -> None:
-    """transformers' BERT init: normal(0, std) weights, zero biases, LayerNorm at (1, 0)."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=std)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, std=std)
-            if m.padding_idx is not None:
-                nn.init.zeros_(m.weight[m.padding_idx])
-        elif isinstance(m, LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-
 class BertDecoder(nn.Module):
     """transformers' `BertLMHeadModel(is_decoder=True, add_cross_attention=True)`, its keys included."""
 
@@ -300,7 +285,7 @@ class BertDecoder(nn.Module):
         self.config = config
         self.bert = DecoderBody(config)
         self.cls = LMHead(config)
-        init_decoder_weights(self, config.initializer_range)
+        init_bert_weights(self, config.initializer_range)
         nn.init.zeros_(self.cls.predictions.bias)
         self.tie_weights()
 

@@ -233,24 +233,28 @@ class Transformer(nn.Module):
                                tuple(attentions) if output_attentions else None)
 
 
+def init_bert_weights(module: nn.Module, std: float) -> None:
+    """Hugging Face's BERT init: normal(0, std) weights, zero biases and padding row, LayerNorm at (1, 0)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=std)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding) and m.weight.requires_grad:  # sinusoidal tables stay fixed
+            nn.init.normal_(m.weight, std=std)
+            if m.padding_idx is not None:
+                nn.init.zeros_(m.weight[m.padding_idx])
+        elif isinstance(m, LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class PreTrainedModel(nn.Module):
     """What every class shares: Hugging Face's weight init and the checkpoint IO (in checkpoint.py)."""
 
     config_class = DistilBertConfig
 
     def init_weights(self):
-        std = self.config.initializer_range
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=std)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Embedding) and m.weight.requires_grad:  # sinusoidal tables stay fixed
-                nn.init.normal_(m.weight, std=std)
-                if m.padding_idx is not None:
-                    nn.init.zeros_(m.weight[m.padding_idx])
-            elif isinstance(m, LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_bert_weights(self, self.config.initializer_range)
         if hasattr(self, "tie_weights"):
             self.tie_weights()
 

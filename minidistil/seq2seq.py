@@ -35,9 +35,9 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .config import DistilBertConfig, read_json
-from .decoder import BertDecoder, DecoderConfig, init_decoder_weights
+from .decoder import BertDecoder, DecoderConfig
 from .losses import IGNORE_INDEX
-from .model import DistilBertModel, check_ids, check_mask
+from .model import DistilBertModel, check_ids, check_mask, init_bert_weights
 
 SOURCE_TOKENIZER, TARGET_TOKENIZER = "source_tokenizer", "target_tokenizer"
 TIED_KEYS = ("decoder.cls.predictions.decoder.weight", "decoder.cls.predictions.decoder.bias")
@@ -146,7 +146,7 @@ class DistilBertEncoderDecoder(nn.Module):
         if config.encoder.dim != config.decoder.hidden_size and config.decoder.cross_attention_hidden_size is None:
             # transformers' projection when the widths differ (a MiniLM encoder, a BERT-base decoder)
             self.enc_to_dec_proj = nn.Linear(config.encoder.dim, config.decoder.hidden_size)
-            init_decoder_weights(self.enc_to_dec_proj, config.decoder.initializer_range)
+            init_bert_weights(self.enc_to_dec_proj, config.decoder.initializer_range)
 
     def encode(self, input_ids, attention_mask=None) -> torch.Tensor:
         """(B, S) source ids -> (B, S, C) states the decoder's cross-attention reads."""

@@ -111,14 +111,19 @@ def unpack(pkg: DebPackage) -> Path:
         return root
     with builds.entry(root, what=f"the Debian package {pkg.name} {pkg.version}") as work:
         if work is not None:
-            deb = fetch(pkg, work)
-            digest = builds.sha256(deb)
-            if digest != pkg.sha256:
-                deb.unlink()
-                raise SourceError(f"{deb.name} had sha256 {digest}, but {pkg.name} {pkg.version} is pinned to "
-                                  f"{pkg.sha256}; the file was deleted, run again to fetch it afresh")
-            members = read_ar(deb.read_bytes(), deb.name)
-            with tarfile.open(fileobj=io.BytesIO(lzma.decompress(members["data.tar.xz"]))) as tar:
+            with open_data(pkg, fetch(pkg, work)) as tar:
                 for member in pkg.members:
                     (work / Path(member).name).write_bytes(tar.extractfile(tar.getmember("./" + member)).read())
     return root
+
+
+def open_data(pkg: DebPackage, deb: Path) -> tarfile.TarFile:
+    """The data archive of the fetched `deb`, once its sha256 matches the pin of `pkg`; a file that
+    fails it is deleted, so that the next run fetches it afresh."""
+    digest = builds.sha256(deb)
+    if digest != pkg.sha256:
+        deb.unlink()
+        raise SourceError(f"{deb.name} has sha256 {digest}, but {pkg.name} {pkg.version} is pinned to "
+                          f"{pkg.sha256}; the file was deleted, run again to fetch it afresh")
+    members = read_ar(deb.read_bytes(), deb.name)
+    return tarfile.open(fileobj=io.BytesIO(lzma.decompress(members["data.tar.xz"])))

@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import io
 import json
-import lzma
 import os
 import re
-import tarfile
 import urllib.request
 from collections import Counter
 from html.parser import HTMLParser
@@ -113,14 +110,7 @@ def unpack(pkg: DebPackage) -> Path:
 
 
 def _unpack_into(pkg: DebPackage, work: Path) -> None:
-    deb = _fetch(pkg, work)
-    digest = builds.sha256(deb)
-    if digest != pkg.sha256:
-        deb.unlink()
-        raise SourceError(f"{deb.name} has sha256 {digest}, but {pkg.name} {pkg.version} is pinned to "
-                          f"{pkg.sha256}; the file was deleted, run again to fetch it afresh")
-    members = debian.read_ar(deb.read_bytes(), deb.name)
-    with tarfile.open(fileobj=io.BytesIO(lzma.decompress(members["data.tar.xz"]))) as tar:
+    with debian.open_data(pkg, _fetch(pkg, work)) as tar:
         for member in tar.getmembers():
             name = member.name.removeprefix("./")
             if member.isfile() and any(fnmatch.fnmatch(name, pattern) for pattern in pkg.members):
