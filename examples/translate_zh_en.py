@@ -1,7 +1,7 @@
 """Chinese -> English: train one variant of the translator, then print held-out translations beside
 the reference and the word-by-word dictionary's (CC-CEDICT), with BLEU and chrF when sacrebleu is installed.
 
-    python examples/translate_zh_en.py --variant warm --out runs/tr-warm                # 500 steps, the default
+    python examples/translate_zh_en.py --variant warm --out runs/tr-warm                # 2,700 steps, the default
     python examples/translate_zh_en.py --variant random --out runs/tr-random
     python examples/translate_zh_en.py --variant decoder-warm --out runs/tr-decoder-warm
     python examples/translate_zh_en.py --variant student --teacher runs/tr-warm/model --out runs/tr-student

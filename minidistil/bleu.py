@@ -52,7 +52,7 @@ def corpus_scores(hypotheses: list[str], references: list[str], n_bootstrap: int
     b = bleu.corpus_score(hypotheses, [references], n_bootstrap=n_bootstrap)
     c = chrf.corpus_score(hypotheses, [references], n_bootstrap=n_bootstrap)
     # sacrebleu keeps the interval's half-width on the score object once it bootstrapped.
-    return Scores(b.score, getattr(b, "_ci", 0.0), c.score, getattr(c, "_ci", 0.0),
+    return Scores(float(b.score), float(getattr(b, "_ci", 0.0)), float(c.score), float(getattr(c, "_ci", 0.0)),
                   str(bleu.get_signature()), str(chrf.get_signature()))
 
 
@@ -67,6 +67,7 @@ def compare(references: list[str], systems: dict[str, list[str]], n_bootstrap: i
     bleu, chrf = _metrics()
     signatures, results = PairedTest(list(systems.items()), {"BLEU": bleu, "chrF2": chrf}, [references],
                                      test_type="bs", n_samples=n_bootstrap)()
-    return {name: Scores(b.score, b.ci, c.score, c.ci, str(signatures["BLEU"]), str(signatures["chrF2"]),
-                         b.p_value, c.p_value)
+    number = lambda x: None if x is None else float(x)  # noqa: E731  (sacrebleu gives numpy floats: not JSON)
+    return {name: Scores(float(b.score), number(b.ci), float(c.score), number(c.ci), str(signatures["BLEU"]),
+                         str(signatures["chrF2"]), number(b.p_value), number(c.p_value))
             for name, b, c in zip(results["System"], results["BLEU"], results["chrF2"])}

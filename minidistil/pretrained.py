@@ -211,44 +211,51 @@ def heldout_curve(metrics_path: Path, train_data: TokenCorpus, config: TrainConf
 
 # ---------------------------------------------------------------- the Chinese encoder and its student
 
-def chinese_dir(settings=None, *, no_wait: bool = False, progress: bool = True) -> Path:
+def chinese_dir(settings=None, *, no_wait: bool = False, progress: bool = True, device: str = "cpu") -> Path:
     """The Chinese encoder (an MLM over characters; see `minidistil.chinese` for the two routes)."""
     from minidistil import chinese
-    return chinese.teacher_dir(settings or chinese.TEACHER, progress=progress, no_wait=no_wait)
+    return chinese.teacher_dir(settings or chinese.TEACHER, progress=progress, no_wait=no_wait, device=device)
 
 
-def chinese_student_dir(settings=None, *, no_wait: bool = False, progress: bool = True) -> Path:
-    """The Chinese DistilBERT: a student distilled from `chinese_dir()` with the triple loss."""
+def chinese_student_dir(settings=None, teacher_settings=None, *, no_wait: bool = False, progress: bool = True,
+                        device: str = "cpu") -> Path:
+    """The Chinese DistilBERT: a student distilled from `chinese_dir(teacher_settings)` with the triple loss."""
     from minidistil import chinese
-    return chinese.student_dir(settings or chinese.STUDENT, progress=progress, no_wait=no_wait)
+    return chinese.student_dir(settings or chinese.STUDENT, teacher_settings or chinese.TEACHER, progress=progress,
+                               no_wait=no_wait, device=device)
 
 
 # ---------------------------------------------------------------- the translator
 
-def translator_folders(settings=None, *, no_wait: bool = False, progress: bool = True,
+def translator_folders(settings=None, *, encoder_settings=None, no_wait: bool = False, progress: bool = True,
                        device: str = "cpu") -> dict[str, Path]:
     """The folders `translate.train_translator` starts from, each built into the cache when absent:
-    the Chinese encoder (its vocabulary and shape always, its weights unless `random`), the English
-    encoder for the decoder (the released all-MiniLM-L6-v2, or the MLM teacher with
-    `english="teacher"`), and for the student the `warm` translator it learns from."""
+    the Chinese encoder (`chinese_dir(encoder_settings)`: its vocabulary and shape always, its weights
+    unless `random`), the English encoder for the decoder (the released all-MiniLM-L6-v2, or the MLM
+    teacher with `english="teacher"`), and for the student the `warm` translator it learns from."""
     from minidistil.data import sources
     from minidistil.translate import TranslatorSettings
     settings = settings or TranslatorSettings()
     if settings.variant == "student":
-        return {"teacher_folder": translator_dir(settings.teacher(), no_wait=no_wait, progress=progress, device=device)}
+        return {"teacher_folder": translator_dir(settings.teacher(), encoder_settings=encoder_settings, no_wait=no_wait,
+                                                 progress=progress, device=device)}
     english = sources.teacher_dir() if settings.english == "minilm" else \
         teacher_dir(no_wait=no_wait, progress=progress, device=device)
-    return {"encoder_folder": chinese_dir(no_wait=no_wait, progress=progress), "decoder_folder": english}
+    return {"encoder_folder": chinese_dir(encoder_settings, no_wait=no_wait, progress=progress, device=device),
+            "decoder_folder": english}
 
 
-def translator_dir(settings=None, *, no_wait: bool = False, progress: bool = True, device: str = "cpu") -> Path:
-    """The Chinese -> English translator trained with `settings` (default: the `warm` one), built
-    once per machine under `minidistil.builds`' rules (lock, manifest, resume) and reused."""
+def translator_dir(settings=None, *, encoder_settings=None, no_wait: bool = False, progress: bool = True,
+                   device: str = "cpu") -> Path:
+    """The Chinese -> English translator trained with `settings` (default: the `warm` one) on the Chinese
+    encoder built with `encoder_settings` (default: `chinese.TEACHER`), built once per machine under
+    `minidistil.builds`' rules (lock, manifest, resume) and reused."""
     from minidistil.translate import REBUILD, TranslatorSettings, train_translator, translator_root
     settings = settings or TranslatorSettings()
-    root = translator_root(settings)
+    root = translator_root(settings, encoder_settings)
     if not builds.finished(root, rebuild=REBUILD):
-        folders = translator_folders(settings, no_wait=no_wait, progress=progress, device=device)
+        folders = translator_folders(settings, encoder_settings=encoder_settings, no_wait=no_wait, progress=progress,
+                                     device=device)
         with builds.entry(root, estimate_bytes=1.0e9, no_wait=no_wait, rebuild=REBUILD,
                           what=f"the {settings.variant} translator") as work:
             if work is not None:

@@ -60,7 +60,7 @@ class TranslatorSettings:
     trim_vocab: bool = True           # output vocabulary: only the English tokens the training targets use
     max_source_length: int = 64       # tokens per source, [CLS] and [SEP] included; longer ones are cut
     max_target_length: int = 64       # tokens per target, the end token included
-    max_steps: int = 500              # optimizer steps, when minutes is 0 (bitwise reproducible with the seed)
+    max_steps: int = 2700             # optimizer steps, when minutes is 0 (bitwise reproducible with the seed)
     minutes: float = 0.0              # > 0: the steps that fit this many minutes, timed once on this machine
     batch_size: int = 32
     lr: float = 3e-4
@@ -102,6 +102,14 @@ def layers(text: str) -> tuple[int, ...] | None:
         return tuple(int(i) for i in text.split(",")) if text.strip() else None
     except ValueError:
         raise ValueError(f"decoder_layers is a comma-separated list of layer numbers like '0,2,5', got {text!r}") from None
+
+
+# A GPU (`train-translator --preset gpu --device cuda`): about twenty passes over the 23,851 training
+# pairs in bfloat16, lengths capped at 128 tokens instead of 64, on the Chinese encoder of the GPU
+# preset (`chinese.PRESETS["gpu"]`); the CPU default reads the pairs about five times.
+PRESETS = {"cpu": TranslatorSettings(),
+           "gpu": TranslatorSettings(max_steps=4000, batch_size=128, lr=5e-4, max_source_length=128,
+                                     max_target_length=128, bf16=True)}
 
 
 # ------------------------------------------------------------------ text -> examples
@@ -487,11 +495,17 @@ def evaluate(model, source_tok, target_tok, records: list[dict], settings: Trans
 
 # ------------------------------------------------------------------ where a variant is cached
 
-def translator_root(settings: TranslatorSettings = TranslatorSettings()) -> Path:
-    """`<cache>/translators/<variant>-<key>`: the folder of the translator built with `settings`
-    (built by `minidistil.pretrained.translator_dir`, above the recipe)."""
+def translator_root(settings: TranslatorSettings = TranslatorSettings(), encoder_settings=None) -> Path:
+    """`<cache>/translators/<variant>-<key>`: the folder of the translator built with `settings` on the
+    default Chinese encoder (built by `minidistil.pretrained.translator_dir`, above the recipe); on
+    another encoder (`encoder_settings`, a `chinese.ChineseSettings`), `<variant>-<key>-zh<its key>`
+    beside it, so that a translator is never reused over an encoder it was not trained on."""
     from .cache import cache_dir
-    return cache_dir() / "translators" / f"{settings.variant}-{settings.key()}"
+    from .chinese import TEACHER
+    name = f"{settings.variant}-{settings.key()}"
+    if encoder_settings is not None and encoder_settings != TEACHER:
+        name += f"-zh{encoder_settings.key()}"
+    return cache_dir() / "translators" / name
 
 
 REBUILD = "delete the folder and run `python -m minidistil train-translator` again"

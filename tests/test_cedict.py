@@ -2,6 +2,7 @@
 import dataclasses
 import gzip
 import hashlib
+import json
 import shutil
 import sys
 import zipfile
@@ -96,6 +97,9 @@ def test_compare_gives_paired_bootstrap_intervals_against_the_baseline():
     results = bleu.compare(REFERENCES, {"dictionary": HYPOTHESES, "copy": REFERENCES}, n_bootstrap=50)
     assert results["dictionary"].bleu_p is None          # the baseline itself
     assert results["copy"].bleu == pytest.approx(100) and 0 < results["copy"].bleu_p <= 0.05
+    # plain Python numbers, so that a table of them can be written as JSON (sacrebleu gives numpy floats)
+    rows = [dataclasses.asdict(s) for s in results.values()]
+    assert json.loads(json.dumps(rows)) == rows
     with pytest.raises(ValueError, match="one hypothesis per reference"):
         bleu.corpus_scores(HYPOTHESES[:2], REFERENCES)
 

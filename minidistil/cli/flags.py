@@ -60,6 +60,15 @@ def parse_settings(cls, description: str, argv=None, *, only=None, **defaults):
     return dataclass_from_args(cls, args, **{k: v for k, v in defaults.items() if not hasattr(args, k)})
 
 
+def apply_preset(settings, preset):
+    """`settings` parsed from flags, on top of `preset` (an instance of the same dataclass): a field left
+    at the dataclass's own default takes the preset's value, a field set by a flag keeps it."""
+    from dataclasses import fields, replace
+    plain = type(settings)()
+    return replace(settings, **{f.name: getattr(preset, f.name) for f in fields(settings)
+                                if getattr(settings, f.name) == getattr(plain, f.name)})
+
+
 def flat_fields(settings) -> dict:
     """Every field of a settings dataclass by its flag name, nested dataclasses flattened."""
     flat = {}

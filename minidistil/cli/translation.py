@@ -18,6 +18,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--teacher", help="student: the teacher translator folder (default: the cached warm one)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--config", help="settings as JSON (flag names with underscores)")
+    p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu",
+                   help="gpu: longer training, bigger batches, bf16, and the GPU preset's Chinese encoder "
+                        "(minidistil.translate.PRESETS); flags given beside it override it (default: cpu)")
     add_dataclass_flags(p, TranslatorSettings)
     p.set_defaults(func=run_train_translator)
 
@@ -33,13 +36,17 @@ def add_commands(subparsers) -> None:
 
 
 def run_train_translator(args) -> None:
-    from minidistil.translate import TranslatorSettings, train_translator
+    from minidistil import chinese
+    from minidistil.cli.flags import apply_preset
+    from minidistil.translate import PRESETS, TranslatorSettings, train_translator
     from minidistil.pretrained import translator_dir, translator_folders
-    settings = dataclass_from_args(TranslatorSettings, args)
+    settings = apply_preset(dataclass_from_args(TranslatorSettings, args), PRESETS[args.preset])
+    encoder = chinese.PRESETS[args.preset][0]
     if args.out is None:
-        print(table({"translator": translator_dir(settings, device=args.device)}))
+        print(table({"translator": translator_dir(settings, encoder_settings=encoder, device=args.device)}))
         return
-    folders = {"teacher_folder": args.teacher} if args.teacher else translator_folders(settings, device=args.device)
+    folders = {"teacher_folder": args.teacher} if args.teacher else \
+        translator_folders(settings, encoder_settings=encoder, device=args.device)
     report = train_translator(settings, args.out, **folders, device=args.device)
     print(table({"model": f"{args.out}/model", "steps": report["max_steps"],
                  "training (s)": report["train_seconds"], "validation BLEU": report.get("bleu", "-"),

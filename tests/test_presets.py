@@ -1,0 +1,63 @@
+"""The GPU presets of the Chinese encoder and the translator: what `--preset gpu` selects, that flags
+still win over it, and that each preset builds in its own cache folder (never over the CPU default)."""
+import pytest
+
+from minidistil import chinese, pretrained, translate
+from minidistil.cli import main, parse_args
+from minidistil.cli.flags import apply_preset
+from minidistil.translate import PRESETS, TranslatorSettings, translator_root
+
+
+def test_apply_preset_keeps_flags_and_fills_the_rest():
+    gpu = PRESETS["gpu"]
+    assert apply_preset(TranslatorSettings(), gpu) == gpu
+    mixed = apply_preset(TranslatorSettings(max_steps=7, seed=3), gpu)
+    assert (mixed.max_steps, mixed.seed) == (7, 3)  # set by flags
+    assert (mixed.batch_size, mixed.bf16, mixed.max_target_length) == (gpu.batch_size, True, gpu.max_target_length)
+
+
+def test_presets_differ_from_the_cpu_defaults_and_cache_beside_them():
+    cpu_teacher, cpu_student = chinese.PRESETS["cpu"]
+    gpu_teacher, gpu_student = chinese.PRESETS["gpu"]
+    assert cpu_teacher == chinese.TEACHER and cpu_student == chinese.STUDENT
+    assert gpu_teacher.max_steps * gpu_teacher.batch_size > 10 * cpu_teacher.max_steps * cpu_teacher.batch_size
+    assert chinese.teacher_root(gpu_teacher) != chinese.teacher_root(cpu_teacher)
+    assert chinese.student_root(gpu_student, gpu_teacher) != chinese.student_root(cpu_student, cpu_teacher)
+    assert PRESETS["cpu"] == TranslatorSettings()
+    # the default translator keeps its folder; a translator on another encoder lives beside it
+    default = translator_root()
+    assert default.name == f"warm-{TranslatorSettings().key()}"
+    assert translator_root(TranslatorSettings(), chinese.TEACHER) == default
+    other = translator_root(TranslatorSettings(), gpu_teacher)
+    assert other.parent == default.parent and other.name == f"{default.name}-zh{gpu_teacher.key()}"
+
+
+def test_cli_passes_the_preset_to_the_builds(monkeypatch, capsys):
+    seen = {}
+
+    def fake_translator_dir(settings, *, encoder_settings=None, device="cpu", **_):
+        seen.update(settings=settings, encoder=encoder_settings, device=device)
+        return "folder"
+
+    monkeypatch.setattr(pretrained, "translator_dir", fake_translator_dir)
+    assert main(["train-translator", "--preset", "gpu", "--max-steps", "9"]) == 0
+    assert seen["settings"] == apply_preset(TranslatorSettings(max_steps=9), PRESETS["gpu"])
+    assert seen["encoder"] == chinese.PRESETS["gpu"][0]
+    assert main(["train-translator"]) == 0
+    assert seen["settings"] == TranslatorSettings() and seen["encoder"] == chinese.TEACHER
+
+    calls = []
+    monkeypatch.setattr(pretrained, "chinese_dir", lambda s, **kw: calls.append(("teacher", s, kw["device"])) or _fail())
+    with pytest.raises(RuntimeError):
+        parse_args(["adapt-teacher", "--language", "zh", "--preset", "gpu", "--device", "cpu"]).func(
+            parse_args(["adapt-teacher", "--language", "zh", "--preset", "gpu", "--device", "cpu"]))
+    assert calls == [("teacher", chinese.PRESETS["gpu"][0], "cpu")]
+
+
+def _fail():
+    raise RuntimeError("stop after the call was seen")
+
+
+def test_preset_is_refused_for_the_english_teacher(capsys):
+    assert main(["adapt-teacher", "--preset", "gpu"]) == 2
+    assert "--preset applies to --language zh" in capsys.readouterr().err
