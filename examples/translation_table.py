@@ -6,7 +6,7 @@ p-values against the dictionary and against the first model.
         decoder-warm=runs/tr-decoder-warm/model student=runs/tr-student/model --split test
 
 Prints a Markdown table (BLEU 13a, chrF2, sentences/s of beam search with the key/value cache) and
-writes it with every score to `--out` (JSON). Needs sacrebleu (`pip install 'minidistil[translate]'`).
+writes it with every score and every output to `--out` (JSON). Needs sacrebleu (`pip install 'minidistil[translate]'`).
 """
 import argparse
 import json
@@ -73,4 +73,6 @@ for i in range(0, len(records), max(1, len(records) // 6)):
 with open(args.out, "w") as f:
     json.dump({"split": args.split, "pairs": len(records), "num_beams": args.num_beams, "systems": table,
                "bleu_signature": vs_dictionary["dictionary"].bleu_signature,
-               "chrf_signature": vs_dictionary["dictionary"].chrf_signature}, f, indent=1)
+               "chrf_signature": vs_dictionary["dictionary"].chrf_signature,
+               # every system's outputs, so that any two can be compared later (`minidistil.bleu.compare`)
+               "sources": sources, "references": references, "outputs": systems}, f, indent=1, ensure_ascii=False)

@@ -9,11 +9,12 @@ The variants (`TranslatorSettings.variant`) are the rows of Rothe et al.'s table
 | variant | encoder | decoder |
 |---|---|---|
 | `random` | random, the Chinese encoder's shape and vocabulary | random, the English teacher's shape |
-| `decoder-warm` | random | the English MLM teacher (cross-attention new) |
-| `warm` | the Chinese encoder (`minidistil.chinese.teacher_dir`) | the English MLM teacher |
+| `decoder-warm` | random | the English encoder's layers (cross-attention new) |
+| `warm` | the Chinese encoder (`minidistil.chinese.teacher_dir`) | the English encoder's layers |
 | `student` | the `warm` translator's | its layers `decoder_layers` (default 0, 2, 5), distilled |
 
-The student learns from the `warm` translator by word-level KD (KL between the teacher's and the
+The English encoder (`english`) is the released all-MiniLM-L6-v2 by default, or the project's MLM
+teacher built from it (`english="teacher"`). The student learns from the `warm` translator by word-level KD (KL between the teacher's and the
 student's next-token distributions on every target position, times T^2, as the triple loss) and
 sequence-level KD (Kim and Rush 2016: the teacher's beam-search translations of the training
 sources replace the references as targets).
