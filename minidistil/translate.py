@@ -497,16 +497,15 @@ def evaluate(model, source_tok, target_tok, records: list[dict], settings: Trans
 # ------------------------------------------------------------------ where a variant is cached
 
 def translator_root(settings: TranslatorSettings = TranslatorSettings(), encoder_settings=None) -> Path:
-    """`<cache>/translators/<variant>-<key>`: the folder of the translator built with `settings` on the
-    default Chinese encoder (built by `minidistil.pretrained.translator_dir`, above the recipe); on
-    another encoder (`encoder_settings`, a `chinese.ChineseSettings`), `<variant>-<key>-zh<its key>`
-    beside it, so that a translator is never reused over an encoder it was not trained on."""
+    """`<cache>/translators/<variant>-<key>-zh<encoder key>`: the folder of the translator built with
+    `settings` on the Chinese encoder built with `encoder_settings` (a `chinese.ChineseSettings`;
+    default `chinese.TEACHER`), built by `minidistil.pretrained.translator_dir`, above the recipe.
+    The encoder's key is part of the name, so that a translator is never reused over an encoder it was
+    not trained on, also when the default encoder changes."""
     from .cache import cache_dir
     from .chinese import TEACHER
-    name = f"{settings.variant}-{settings.key()}"
-    if encoder_settings is not None and encoder_settings != TEACHER:
-        name += f"-zh{encoder_settings.key()}"
-    return cache_dir() / "translators" / name
+    encoder = encoder_settings if encoder_settings is not None else TEACHER
+    return cache_dir() / "translators" / f"{settings.variant}-{settings.key()}-zh{encoder.key()}"
 
 
 REBUILD = "delete the folder and run `python -m minidistil train-translator` again"

@@ -24,12 +24,12 @@ def test_presets_differ_from_the_cpu_defaults_and_cache_beside_them():
     assert chinese.teacher_root(gpu_teacher) != chinese.teacher_root(cpu_teacher)
     assert chinese.student_root(gpu_student, gpu_teacher) != chinese.student_root(cpu_student, cpu_teacher)
     assert PRESETS["cpu"] == TranslatorSettings()
-    # the default translator keeps its folder; a translator on another encoder lives beside it
+    # a translator's folder names its encoder: one on another encoder lives beside the default
     default = translator_root()
-    assert default.name == f"warm-{TranslatorSettings().key()}"
+    assert default.name == f"warm-{TranslatorSettings().key()}-zh{chinese.TEACHER.key()}"
     assert translator_root(TranslatorSettings(), chinese.TEACHER) == default
     other = translator_root(TranslatorSettings(), gpu_teacher)
-    assert other.parent == default.parent and other.name == f"{default.name}-zh{gpu_teacher.key()}"
+    assert other.parent == default.parent and other.name == f"warm-{TranslatorSettings().key()}-zh{gpu_teacher.key()}"
 
 
 def test_cli_passes_the_preset_to_the_builds(monkeypatch, capsys):
