@@ -132,8 +132,8 @@ def add_adapt_teacher(subparsers) -> None:
                    help="zh: the Chinese encoder and its distilled student (minidistil.chinese), built once "
                         "into the data cache with their own settings (default: en)")
     p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu",
-                   help="with --language zh: gpu builds the Chinese encoder and student for about ten passes over "
-                        "the corpus instead of a sixth of one (minidistil.chinese.PRESETS; default: cpu)")
+                   help="with --language zh: gpu builds the Chinese encoder and student for about six passes over "
+                        "the corpus instead of 0.7 of one (minidistil.chinese.PRESETS; default: cpu)")
     add_dataclass_flags(p, TeacherSettings)
     p.set_defaults(func=run_adapt_teacher)
 
