@@ -216,8 +216,8 @@ class StudentSettings:
 TEACHER = ChineseSettings()
 STUDENT = StudentSettings()
 # A GPU (`adapt-teacher --language zh --preset gpu --device cuda`): the same recipe for about six passes
-# over the 3.36M training tokens (chunks average 74 tokens), where the CPU default reads 0.7 of one pass. Each preset builds in
-# its own cache folder (the settings' key), beside the other.
+# over the 3.36M training tokens (chunks average 74 tokens), where the CPU default reads 0.7 of one
+# pass. Each preset builds in its own cache folder (the settings' key), beside the other.
 PRESETS = {"cpu": (TEACHER, STUDENT),
            "gpu": (ChineseSettings(frozen_steps=200, max_steps=4000, batch_size=64),
                    StudentSettings(max_steps=2000, batch_size=64))}
