@@ -133,7 +133,7 @@ def add_adapt_teacher(subparsers) -> None:
                         "into the data cache with their own settings (default: en)")
     p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu",
                    help="with --language zh: gpu builds the Chinese encoder and student for about six passes over "
-                        "the corpus instead of 0.7 of one (minidistil.chinese.PRESETS; default: cpu)")
+                        "the corpus instead of about one (minidistil.chinese.PRESETS; default: cpu)")
     add_dataclass_flags(p, TeacherSettings)
     p.set_defaults(func=run_adapt_teacher)
 
