@@ -68,7 +68,8 @@ def record(name: str, predictions: list[str], seconds: float) -> None:
 def teacher_row(teacher: Path | None):
     """What the fine-tuned teacher of task-time distillation was: its own row.json, so that a
     student+kd row is trained again when its teacher was."""
-    return json.loads((teacher.parent / "row.json").read_text()) if teacher and (teacher.parent / "row.json").exists() else None
+    done = teacher.parent / "row.json" if teacher else None
+    return json.loads(done.read_text()) if done and done.exists() else None
 
 
 if "ngram" in wanted:
@@ -98,22 +99,23 @@ for name in ("english", "teacher", "student", "student+kd"):
         raise SystemExit("student+kd needs the fine-tuned teacher: keep `teacher` in --models before it")
     # A row fine-tuned earlier with the same encoder and settings is read back, not trained again, so
     # that the table can be built in pieces (`--models teacher`, then `--models ngram,teacher,student`).
-    row = json.loads(json.dumps({"encoder": str(folders[name.split("+")[0]]), "teacher": teacher_row(teacher), "settings": {
+    encoder = folders[name.split("+")[0]]
+    row = json.loads(json.dumps({"encoder": str(encoder), "teacher": teacher_row(teacher), "settings": {
         k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "progress")}}, default=str))
     done = Path(cfg.out_dir) / "row.json"
+    earlier = json.loads(done.read_text()) if done.exists() else {}
+    reused = {k: v for k, v in earlier.items() if k != "seconds"} == row
     start = time.time()
-    if done.exists() and {k: v for k, v in json.loads(done.read_text()).items() if k != "seconds"} == row:
+    if reused:
         print(f"{name}: the model fine-tuned earlier with these settings, in {cfg.out_dir}")
-        seconds = json.loads(done.read_text())["seconds"]
     else:
-        finetune(task, folders[name.split("+")[0]], cfg, teacher_dir=teacher)
-        seconds = None
+        finetune(task, encoder, cfg, teacher_dir=teacher)
     model = load_model(task, Path(cfg.out_dir) / "model")
     predictions = predict(model, load_tokenizer(Path(cfg.out_dir) / "model"), task, task.test, cfg)
-    if seconds is None:
-        seconds = time.time() - start
-        done.write_text(json.dumps({**row, "seconds": round(seconds, 1)}, indent=1))
-    record(name, predictions, seconds)
+    if not reused:
+        earlier = {**row, "seconds": round(time.time() - start, 1)}
+        done.write_text(json.dumps(earlier, indent=1))
+    record(name, predictions, earlier["seconds"])
 
 if "ngram-logreg" in results:
     print("\npaired bootstrap against ngram-logreg (difference in test accuracy, 95% interval):")
