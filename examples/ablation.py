@@ -3,11 +3,11 @@
     make reproduce               # sets up, then runs this file on its defaults: the table in RESULTS.md
     python examples/ablation.py --seeds 1 --finetune-examples 500 --distill-steps 20   # a quick look
 
-Time on 2 idle CPU cores, estimated (not measured): each distillation about 15 minutes (1,200 steps
-on the teacher outputs that the default student's build stored, 0.67x a step that runs the teacher),
-15 of them (3.75 hours), plus 54 fine-tunings (about 1.5 hours at 100 steps per variant): about 5
-hours. The distillations alone exceed 3 hours at the default student's budget; what fits is a cut
-to say in RESULTS.md (say `--distill-steps 600 --tasks sentiment,tweets`, about 3 hours).
+Time on 2 idle CPU cores: each distillation about 20 minutes (2,400 steps on the teacher outputs
+that the default student's build stored: the default student's own steps took 19.9 minutes), 15 of
+them (5 hours), plus 54 fine-tunings (about 1.5 hours at 100 steps per variant): about 6.5 hours,
+estimated. The distillations alone exceed 3 hours at the default student's budget; what fits is a
+cut to say in RESULTS.md (say `--distill-steps 600 --tasks sentiment,tweets`, about 3 hours).
 
 One teacher (all-MiniLM-L6-v2 further pretrained with MLM, as in examples/demo.py) is shared by
 every variant. Each variant builds a 3-layer student, distils it (or not) on the teacher's training

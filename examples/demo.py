@@ -4,8 +4,8 @@
     python examples/demo.py --finetune-examples 1000 --epochs 1     # a quick look (a few minutes)
     python examples/demo.py --finetune-examples 0                   # every labelled snippet (about 32 minutes)
 
-Times on an idle 2-core CPU: 17 minutes once the teacher and the student are cached; the first run
-on a machine also builds the teacher (about 20 minutes, once; `python -m minidistil adapt-teacher`)
+Times on an idle 2-core CPU: 8 minutes once the teacher and the student are cached; the first run
+on a machine also builds the teacher (about 21 minutes, once; `python -m minidistil adapt-teacher`)
 and the default student (about 25 minutes, once; `python -m minidistil distill`).
 
 What it does, with real weights and real text:

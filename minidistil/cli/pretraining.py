@@ -113,7 +113,7 @@ def add_adapt_teacher(subparsers) -> None:
                     "fit. Continue its MLM pretraining, encoder unfrozen, on the registry text (about 7M "
                     "tokens), and report held-out perplexity and top-1/top-5 accuracy against word "
                     "frequencies. With no --out, the teacher is built once into the data cache, named after "
-                    "its settings, and reused (about 20 minutes on 2 CPU cores with the defaults).")
+                    "its settings, and reused (about 21 minutes on 2 CPU cores with the defaults).")
     p.add_argument("--config", help="a JSON file of settings (keys: the flag names with underscores)")
     p.add_argument("--out", help="the run's folder: model/, report.json, checkpoint.pt, metrics.jsonl, loss.png "
                                  "(default: the data cache, where later runs find it)")
