@@ -6,7 +6,7 @@
 
 Times on an idle 2-core CPU: 8 minutes once the teacher and the student are cached; the first run
 on a machine also builds the teacher (about 21 minutes, once; `python -m minidistil adapt-teacher`)
-and the default student (about 25 minutes, once; `python -m minidistil distill`).
+and the default student (about 28 minutes, once; `python -m minidistil distill`).
 
 What it does, with real weights and real text:
 1. the teacher: all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) further pretrained with MLM on
