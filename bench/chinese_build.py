@@ -15,7 +15,6 @@ cores, and a second job on the same cores shows up in the times at once.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import time
@@ -25,10 +24,7 @@ import torch
 
 from common import cpu_name
 from minidistil import chinese
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from minidistil.builds import sha256
 
 
 def main() -> None:

