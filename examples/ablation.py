@@ -202,12 +202,14 @@ SECTION = "## The ablation at laptop scale"
 
 
 def write_section(path: Path, section: str) -> None:
-    """Replace the ablation section of the results page (everything from its heading on), keeping
-    what comes before it (the demo's table); start the page if there is none."""
+    """Replace the ablation section of the results page (from its heading to the next `## ` heading),
+    keeping the sections before and after it; append it when the page has none; start the page if
+    there is none."""
     page = path.read_text() if path.exists() else "# Results\n\n"
-    before = page.split(SECTION)[0].rstrip("\n") + "\n\n"
+    before, found, rest = page.partition(SECTION)
+    after = rest[rest.find("\n## ") + 1:] if found and "\n## " in rest else ""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(before + section)
+    tmp.write_text(before.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + after if after else ""))
     tmp.replace(path)  # a crash mid-write leaves the old page whole
 
 

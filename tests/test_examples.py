@@ -60,12 +60,14 @@ def test_demo_prints_the_papers_table_and_writes_curves_and_summary(tmp_path, ti
 
 def test_ablation_rewrites_only_its_own_section_of_the_results_page(tmp_path, tiny_teacher):
     page = tmp_path / "RESULTS.md"
-    page.write_text("# Results\n\n## The demo\n\nthe demo's table\n\n## The ablation at laptop scale\n\nan old table\n")
+    page.write_text("# Results\n\n## The demo\n\nthe demo's table\n\n## The ablation at laptop scale\n\nan old table\n"
+                    "\n## Chinese\n\nthe Chinese section, kept\n")
     out = run("ablation.py", "--out", str(tmp_path / "runs"), "--seeds", "1", "--tasks", "sentiment,tweets",
               "--results", str(page), "--teacher", tiny_teacher, *TINY)
     text = page.read_text()
     assert text.startswith("# Results\n\n## The demo\n\nthe demo's table\n\n## The ablation at laptop scale\n")
     assert "an old table" not in text and text.count("## The ablation at laptop scale") == 1
+    assert text.endswith("\n\n## Chinese\n\nthe Chinese section, kept\n")  # the sections after it stay
     rows = [line for line in text.splitlines() if line.startswith("| (")]
     assert [r.split(" | ")[0] for r in rows] == ["| (a) triple loss", "| (b) without cosine", "| (c) without KL",
                                                 "| (d) without MLM", "| (e) random init", "| (f) no distillation"]
