@@ -72,6 +72,7 @@ def test_ablation_rewrites_only_its_own_section_of_the_results_page(tmp_path, ti
     assert [r.split(" | ")[0] for r in rows] == ["| (a) triple loss", "| (b) without cosine", "| (c) without KL",
                                                 "| (d) without MLM", "| (e) random init", "| (f) no distillation"]
     assert "| 0 (reference) |" in rows[0] and "python examples/ablation.py --out" in text
+    assert "**Cut to fit:** 2 distillation steps a variant" in text  # fewer steps than the default student's
     for row in rows:  # every variant has a held-out perplexity and a teacher agreement, before fine-tuning
         cells = row.split(" | ")
         assert float(cells[2]) > 1 and 0 <= float(cells[3]) <= 100
