@@ -215,8 +215,8 @@ def write_section(path: Path, section: str) -> None:
     keeping the sections before and after it; append it when the page has none; start the page if
     there is none."""
     page = path.read_text() if path.exists() else "# Results\n\n"
-    before, found, rest = page.partition(SECTION)
-    after = rest[rest.find("\n## ") + 1:] if found and "\n## " in rest else ""
+    before, _, rest = page.partition(SECTION)  # rest: "" when the page has no ablation section
+    after = rest[rest.index("\n## ") + 1:] if "\n## " in rest else ""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(before.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + after if after else ""))
     tmp.replace(path)  # a crash mid-write leaves the old page whole
