@@ -177,6 +177,17 @@ def _holder(text: str) -> dict | None:
         return None
 
 
+def _read_holder(fd: int, patience: float = 1.0) -> dict | None:
+    """The record of the process holding the lock. It writes the record just after taking the lock,
+    so a caller that arrives in between finds the file empty: give the holder a moment to write it."""
+    deadline = time.monotonic() + patience
+    while True:
+        holder = _holder(os.pread(fd, 4096, 0).decode(errors="replace"))
+        if holder or time.monotonic() > deadline:
+            return holder
+        time.sleep(0.02)
+
+
 def _describe(holder: dict | None) -> str:
     if not holder:
         return "another process"
@@ -193,7 +204,7 @@ def lock(path: Path, no_wait: bool = False, what: str = "this entry", message: C
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _holder(os.pread(fd, 4096, 0).decode(errors="replace"))
+            holder = _read_holder(fd)
             if no_wait:
                 os.close(fd)
                 raise BuildLockedError(f"{what} is being built by {_describe(holder)}; wait for it to finish "

@@ -24,7 +24,7 @@ RACER = textwrap.dedent("""
             deadline = time.time() + 30
             while len(list(root.parent.glob("arrived-*"))) < 2 and time.time() < deadline:
                 time.sleep(0.05)
-            time.sleep(1.5)  # the other one is now waiting for the lock
+            time.sleep(3)  # the other one is now waiting for the lock, even on a loaded machine
             (work / "model.bin").write_bytes(b"x" * 1000)
             (work / "checkpoint.pt").write_bytes(b"resume point")
     print((root / "model.bin").stat().st_size)
@@ -51,6 +51,25 @@ def test_two_processes_racing_for_one_entry_build_it_once(tmp_path):
     assert sum("waiting for the build" in err and "started by pid" in err for _, err in outs) == 1
     assert builds.finished(root) and not (root / "checkpoint.pt").exists()
     assert not builds.lock_path(root).exists() and not builds.partial_dir(root).exists()
+
+
+def test_a_caller_arriving_before_the_holder_wrote_its_record_still_names_it(tmp_path):
+    # The holder takes the lock, then writes who it is: a caller in between must not say "another process".
+    import fcntl
+    import threading
+    path = builds.lock_path(tmp_path / "entry")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    record = json.dumps({"pid": 4242, "host": "there", "started": "2026-01-01 00:00:00"}).encode()
+    late = threading.Timer(0.2, lambda: os.pwrite(fd, record, 0))
+    late.start()
+    try:
+        with pytest.raises(builds.BuildLockedError, match="being built by pid 4242 on there at 2026-01-01"):
+            with builds.lock(path, no_wait=True):
+                pass
+    finally:
+        late.join()
+        os.close(fd)
 
 
 def test_with_no_wait_a_locked_entry_is_one_sentence(tmp_path):
