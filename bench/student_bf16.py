@@ -8,8 +8,9 @@ teacher's stored outputs (top-64 at the masked positions, static masks), the 3-l
 from it, batches of 16 chunks in the training loop's order, the triple loss, backward and an AdamW
 step. Two students start from the same weights; the float32 and bf16 steps take turns batch by
 batch on the same batches, so that load on the machine hits both alike. bf16 pays where the CPU has
-bf16 matrix units (AMX); without them it can be slower than float32. What bf16 does to the student
-is measured by distilling with `StudentSettings(bf16=True)` (RESULTS.md).
+bf16 matrix units (AMX); without them it can be slower than float32. What bf16 does to the student,
+and to a whole build's time (where this gain did not appear), is measured by distilling with
+`StudentSettings(bf16=True)` (RESULTS.md).
 """
 from __future__ import annotations
 

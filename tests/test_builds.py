@@ -1,10 +1,12 @@
 """Cached builds a user can trust: one builder per entry, a manifest written last, bounded disk."""
 import errno
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -55,8 +57,6 @@ def test_two_processes_racing_for_one_entry_build_it_once(tmp_path):
 
 def test_a_caller_arriving_before_the_holder_wrote_its_record_still_names_it(tmp_path):
     # The holder takes the lock, then writes who it is: a caller in between must not say "another process".
-    import fcntl
-    import threading
     path = builds.lock_path(tmp_path / "entry")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
