@@ -3,7 +3,7 @@
     python bench/chinese_build.py                      # the CPU preset into runs/zh-build: about 35 minutes on 2 cores
     python bench/chinese_build.py --out DIR --threads 2
 
-Builds the default Chinese teacher and its student (`minidistil.chinese.TEACHER`, `STUDENT`: the
+Builds the default Chinese teacher and its student (`minidistil.recipes.chinese.TEACHER`, `STUDENT`: the
 settings `python -m minidistil adapt-teacher --language zh` builds) from nothing in a scratch folder,
 beside the cache rather than in it, so the cached models are never touched. It prints each build's
 wall time, and, when the cache holds a finished build of the same settings, whether the new weights
@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from common import cpu_name
-from minidistil import chinese
-from minidistil.builds import sha256
+from minidistil.recipes import chinese
+from minidistil.utils.builds import sha256
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from minidistil.batching import collate
+from minidistil.data.batching import collate
 from minidistil.data import sources
 
 

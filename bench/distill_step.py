@@ -11,7 +11,7 @@ backward, AdamW step, on the same weights and the same masks for every row.
 
 1. The breakdown: one step cut into phases (each phase timed alone, the median over `--repeats`
    steps): our step as shipped (`DistillationTask`: the teacher runs each step), and the step on
-   stored teacher outputs (`minidistil.teacher_outputs`: the top-k logits and the last hidden state
+   stored teacher outputs (`minidistil.training.teacher_outputs`: the top-k logits and the last hidden state
    read back; the student's projection onto the batch's stored tokens plus the full vocabulary at
    the masked positions only), in float32, and bf16 autocast on stored outputs. The backward is split in two by
    detaching the student's last hidden state: the head and losses, then the encoder.
@@ -39,14 +39,14 @@ import torch
 import transformers
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM
-from minidistil.batching import collate
+from minidistil.data.batching import collate
 from minidistil.cli.flags import parse_settings
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus
-from minidistil.distill import DistillationTask, DistillLoss, make_student
-from minidistil.losses import IGNORE_INDEX, distillation_kl, hidden_cosine_loss, mlm_loss
-from minidistil.masking import Masking
-from minidistil.teacher_outputs import IndexedChunks, compute_teacher_outputs, logits_at, mlm_features
-from minidistil.train import TrainConfig, make_optimizer
+from minidistil.training.distill import DistillationTask, DistillLoss, make_student
+from minidistil.nn.losses import IGNORE_INDEX, distillation_kl, hidden_cosine_loss, mlm_loss
+from minidistil.data.masking import Masking
+from minidistil.training.teacher_outputs import IndexedChunks, compute_teacher_outputs, logits_at, mlm_features
+from minidistil.training.train import TrainConfig, make_optimizer
 
 from common import cpu_name  # bench/common.py
 

@@ -12,9 +12,9 @@ real tokens, at a model's median run over all rounds. The ratio is the median of
 ratios (a round's ratio: the median over its adjacent pairs), with each round's in brackets to
 show the spread.
 The ragged batch is real Rotten Tomatoes snippets tokenized with transformers' BertTokenizer.
-Each row also reports our model's achieved TFLOP/s in model FLOPs (minidistil/flops.py: the
+Each row also reports our model's achieved TFLOP/s in model FLOPs (minidistil/utils/flops.py: the
 matrix products its real tokens need) and, where the device's peak is known (a CUDA device in
-minidistil.flops.PEAK_BF16_TFLOPS, bf16 rows) or given with --peak-tflops, the MFU.
+minidistil.utils.flops.PEAK_BF16_TFLOPS, bf16 rows) or given with --peak-tflops, the MFU.
 """
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import torch
 import transformers
 
-from minidistil import DistilBertModel, sources
+from minidistil import DistilBertModel
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings
-from minidistil.flops import forward_flops, peak_tflops
+from minidistil.utils.flops import forward_flops, peak_tflops
 
 from common import cpu_name, median_and_rounds, timed  # bench/common.py
 

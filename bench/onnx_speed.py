@@ -4,12 +4,12 @@
     python bench/onnx_speed.py --threads 2 --model runs/sentiment/model
 
 (Not named onnx.py: the script's folder comes first on sys.path, and `import onnx` would find it.)
-The model is exported with minidistil.onnx_export (the math path, every graph optimization on)
+The model is exported with minidistil.apps.onnx_export (the math path, every graph optimization on)
 and run by onnxruntime with `--threads` intra-op threads; PyTorch runs the fast path with as many
 threads. Both alternate run by run (PyTorch, onnxruntime, ...) so that load from other processes
 hits both alike; a round's ratio is the median over adjacent pairs, and `--rounds` rounds show the
 spread. onnxruntime's own int8 (onnxruntime.quantization.quantize_dynamic, per-channel) is timed
-the same way, beside minidistil's int8 (minidistil.quantize). Batches: 8 x 128 random ids, and 32
+the same way, beside minidistil's int8 (minidistil.apps.quantize). Batches: 8 x 128 random ids, and 32
 Rotten Tomatoes snippets padded to their longest.
 """
 from __future__ import annotations
@@ -23,11 +23,12 @@ from pathlib import Path
 
 import torch
 
-from minidistil import DistilBertModel, WordPieceTokenizer, sources
+from minidistil import DistilBertModel, WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings
-from minidistil.convert import model_class
-from minidistil.onnx_export import export_onnx, inference_session, require
-from minidistil.quantize import quantize
+from minidistil.apps.convert import model_class
+from minidistil.apps.onnx_export import export_onnx, inference_session, require
+from minidistil.apps.quantize import quantize
 
 from common import cpu_name, median_and_rounds, speed_batches  # bench/common.py
 

@@ -22,7 +22,8 @@ import torch
 import transformers
 
 import minidistil
-from minidistil import DistilBertForSequenceClassification, WordPieceTokenizer, sources
+from minidistil import DistilBertForSequenceClassification, WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings
 
 from common import cpu_name, median_and_rounds, timed  # bench/common.py

@@ -3,7 +3,7 @@
     python bench/quantize.py --model runs/sentiment/model --task sentiment
     python bench/quantize.py                       # no task model: all-MiniLM-L6-v2, size and speed only
 
-The int8 model is `minidistil.quantize` (int8 Linear layers through torch._int_mm, int8 token
+The int8 model is `minidistil.apps.quantize` (int8 Linear layers through torch._int_mm, int8 token
 table); "int8, float table" keeps the token embedding fp32. Both run the fast path, as does the
 fp32 model they are compared with. Speed: the two models alternate run by run (fp32, int8, fp32,
 ...) so that load from other processes hits both alike; a round's ratio is the median over adjacent
@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
-from minidistil import DistilBertModel, WordPieceTokenizer, sources, tasks
+from minidistil import DistilBertModel, WordPieceTokenizer
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.convert import model_class
-from minidistil.finetune import FinetuneConfig, evaluate
-from minidistil.quantize import quantize
+from minidistil.apps.convert import model_class
+from minidistil.training.finetune import FinetuneConfig, evaluate
+from minidistil.apps.quantize import quantize
 from minidistil.tokenizer import copy_tokenizer_files
 
 from common import cpu_name, median_and_rounds, speed_batches  # bench/common.py

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 
 import torch
 
-from minidistil import pretrained, recipe
-from minidistil.batching import LengthGroupedBatches
+from minidistil.recipes import pretrained, recipe
+from minidistil.data.batching import LengthGroupedBatches
 from minidistil.cli.flags import parse_settings
 from minidistil.data import TokenCorpus
-from minidistil.distill import DistillationTask, make_student
-from minidistil.heads import DistilBertForMaskedLM
-from minidistil.masking import Masking
-from minidistil.teacher_outputs import IndexedChunks
-from minidistil.train import TrainConfig
+from minidistil.training.distill import DistillationTask, make_student
+from minidistil.nn.heads import DistilBertForMaskedLM
+from minidistil.data.masking import Masking
+from minidistil.training.teacher_outputs import IndexedChunks
+from minidistil.training.train import TrainConfig
 
 from common import cpu_name  # bench/common.py
 

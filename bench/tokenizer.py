@@ -24,7 +24,8 @@ import statistics  # noqa: E402
 
 from transformers import BertTokenizer, BertTokenizerLegacy  # noqa: E402
 
-from minidistil import WordPieceTokenizer, sources  # noqa: E402
+from minidistil import WordPieceTokenizer  # noqa: E402
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings  # noqa: E402
 
 from common import cpu_name, median_and_rounds, timed  # noqa: E402  (bench/common.py)

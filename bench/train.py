@@ -19,7 +19,7 @@ Peak memory is measured in a fresh process per row: the highest resident set siz
 minus the resident size before the first step (weights and batch already there); on CUDA, the peak
 allocated memory over the same two steps. --compile runs every row's encoder(s)
 through torch.compile (heads and losses stay eager); --dtype bf16 runs the steps under autocast.
-TFLOP/s counts model FLOPs (minidistil/flops.py): the encoder's products for the real tokens and the
+TFLOP/s counts model FLOPs (minidistil/utils/flops.py): the encoder's products for the real tokens and the
 MLM head at the masked positions (every real token for KL on all tokens), x3 for the trained model,
 x1 for the teacher. Rows that compute more (a dense head, padding) spend it against their MFU.
 """
@@ -36,13 +36,14 @@ from typing import Literal
 import torch
 import transformers
 
-from minidistil import DistilBertConfig, DistilBertForMaskedLM, WordPieceTokenizer, sources
+from minidistil import DistilBertConfig, DistilBertForMaskedLM, WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings
-from minidistil.distill import DistillationTask, DistillLoss, make_student
-from minidistil.flops import forward_flops, peak_tflops, training_flops
-from minidistil.losses import sparse_mlm_loss
-from minidistil.masking import Masking
-from minidistil.train import TrainConfig, make_optimizer
+from minidistil.training.distill import DistillationTask, DistillLoss, make_student
+from minidistil.utils.flops import forward_flops, peak_tflops, training_flops
+from minidistil.nn.losses import sparse_mlm_loss
+from minidistil.data.masking import Masking
+from minidistil.training.train import TrainConfig, make_optimizer
 
 from common import cpu_name, median_and_rounds  # bench/common.py
 

@@ -24,10 +24,10 @@ import time
 import torch
 
 from common import cpu_name
-from minidistil import sources
-from minidistil.generate import generate
-from minidistil.seq2seq import warm_start
-from minidistil.train import TrainConfig, make_optimizer
+from minidistil.data import sources
+from minidistil.nn.generate import generate
+from minidistil.nn.seq2seq import warm_start
+from minidistil.training.train import TrainConfig, make_optimizer
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--batch-size", type=int, default=32)
@@ -107,7 +107,7 @@ for beams in (1, 4):
 
 print(f"\nbeam search (4) of {args.gen_batch} sentences to max_length {args.gen_length}, with the cache: "
       f"the distilled student's decoder (layers 0, 2, 5) against the teacher's 6")
-from minidistil.translate import make_student  # noqa: E402
+from minidistil.training.translate import make_student  # noqa: E402
 
 student = make_student(model, (0, 2, 5)).eval()
 times = {"teacher (6 + 6 layers)": [], "student (6 + 3 layers)": []}

@@ -47,11 +47,14 @@ import torch
 from tqdm.auto import tqdm
 
 import demo  # examples/demo.py: the demo's settings for each recipe step, shared with `make demo`
-from minidistil import DistilBertForMaskedLM, metrics, pretrained, tasks
+from minidistil import DistilBertForMaskedLM
+from minidistil.utils import metrics
+from minidistil.recipes import pretrained
+from minidistil.data import tasks
 from minidistil.cli.flags import changed_flags, flat_fields, parse_settings
-from minidistil.checkpoint import MODEL_DIR, save_model
-from minidistil.finetune import load_model
-from minidistil.recipe import extract_student
+from minidistil.nn.checkpoint import MODEL_DIR, save_model
+from minidistil.training.finetune import load_model
+from minidistil.recipes.recipe import extract_student
 
 
 @dataclass

@@ -12,7 +12,7 @@ Rows of the table:
 - `ngram-nb`, `ngram-logreg`: character 1-2-gram naive Bayes and logistic regression (the L2 weight
   chosen on the validation split), the baselines people use for Chinese sentiment.
 - `english`: all-MiniLM-L6-v2 fine-tuned as it is; about 70% of the Chinese characters are [UNK] to it.
-- `teacher`, `student`: the Chinese encoder (`minidistil.chinese.teacher_dir()`) and its 3-layer
+- `teacher`, `student`: the Chinese encoder (`minidistil.recipes.chinese.teacher_dir()`) and its 3-layer
   distilled student, fine-tuned with the project's recipe; `student+kd` adds task-time distillation
   from the fine-tuned teacher (alpha 0.5, T 2), as the English demo does.
 Each accuracy comes with its percentile-bootstrap 95% interval; each model is compared with the
@@ -26,10 +26,12 @@ from pathlib import Path
 
 import torch
 
-from minidistil import chinese, metrics, tasks
+from minidistil.recipes import chinese
+from minidistil.utils import metrics
+from minidistil.data import tasks
 from minidistil.cli.flags import parse_settings
 from minidistil.data import sources
-from minidistil.finetune import FinetuneConfig, encode, finetune, forward_all, load_model, load_tokenizer, predict
+from minidistil.training.finetune import FinetuneConfig, encode, finetune, forward_all, load_model, load_tokenizer, predict
 
 
 @dataclass

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 import transformers
 
-from minidistil import sources, tasks
-from minidistil.batching import LengthGroupedBatches, collate, length_sorted_batches
+from minidistil.data import sources, tasks
+from minidistil.data.batching import LengthGroupedBatches, collate, length_sorted_batches
 from minidistil.cli.flags import parse_settings
-from minidistil.checkpoint import save_model
-from minidistil.finetune import FinetuneConfig, Features, finetune, load_model
+from minidistil.nn.checkpoint import save_model
+from minidistil.training.finetune import FinetuneConfig, Features, finetune, load_model
 
 
 FLAGS = ("out_dir", "train_limit", "epochs", "lr", "max_length", "batch_size", "seed")

@@ -12,7 +12,7 @@ What it does, with real weights and real text:
 1. the teacher: all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) further pretrained with MLM on
    about 7M tokens of registry text (the released model is a sentence encoder without an MLM head);
    its held-out perplexity and top-1/top-5 against word frequencies, and a fill-in-the-blank test
-   on held-out sentences, show that it knows words (`minidistil.teacher`, `minidistil.cloze`);
+   on held-out sentences, show that it knows words (`minidistil.recipes.teacher`, `minidistil.training.cloze`);
 2. a student with half the layers (teacher layers 0, 2, 5), distilled with the triple loss
    5.0 * KL(T=2) * T^2 + 2.0 * MLM + 1.0 * cosine on the teacher's own training text: the default
    student, `pretrained.student_dir()`, built once per machine (other --distill-* settings or a
@@ -30,7 +30,7 @@ What it does, with real weights and real text:
    undistilled student, and the gain of task-time distillation, each with its paired-bootstrap
    interval; loss curves as PNGs.
 
-Each step is a call of minidistil.recipe (adapt_teacher, distill, finetune); every knob is a flag.
+Each step is a call of minidistil.recipes.recipe (adapt_teacher, distill, finetune); every knob is a flag.
 The paper (Sanh et al. 2019): 40% fewer parameters, 60% faster, 97% of BERT-base's GLUE score.
 """
 import json
@@ -41,13 +41,17 @@ from pathlib import Path
 import torch
 
 import minidistil
-from minidistil import DistilBertForMaskedLM, augment, cloze, metrics, pretrained, sources, tasks, teacher
-from minidistil.checkpoint import MODEL_DIR, save_model
+from minidistil import DistilBertForMaskedLM
+from minidistil.data import augment, sources, tasks
+from minidistil.training import cloze
+from minidistil.utils import metrics
+from minidistil.recipes import pretrained, teacher
+from minidistil.nn.checkpoint import MODEL_DIR, save_model
 from minidistil.cli.flags import flat_fields, parse_settings
-from minidistil.distill import extract_student
-from minidistil.finetune import FinetuneConfig, load_model, load_tokenizer, predict
-from minidistil.masking import MLM_SMOOTHING, MaskingOptions
-from minidistil.recipe import DistillSettings, adapt_teacher, finetune
+from minidistil.training.distill import extract_student
+from minidistil.training.finetune import FinetuneConfig, load_model, load_tokenizer, predict
+from minidistil.data.masking import MLM_SMOOTHING, MaskingOptions
+from minidistil.recipes.recipe import DistillSettings, adapt_teacher, finetune
 
 DEFAULT_STUDENT = pretrained.StudentSettings()
 
@@ -127,7 +131,7 @@ def main():
 
 
 # ---------------------------------------------------------------- the demo's settings for each recipe step
-# (examples/ablation.py reuses them; the steps themselves are minidistil.recipe's)
+# (examples/ablation.py reuses them; the steps themselves are minidistil.recipes.recipe's)
 
 def teacher_folder(s: Settings) -> Path:
     """The teacher's model folder: --teacher, or the default teacher (built into the cache on first use)."""

@@ -3,7 +3,7 @@
     python examples/distill_mlm.py                        # a few minutes once the teacher is cached
     python examples/distill_mlm.py --distill-steps 1000   # better, slower
 
-The DistilBERT recipe, step by step, each one call of minidistil.recipe:
+The DistilBERT recipe, step by step, each one call of minidistil.recipes.recipe:
 1. prepare the registry corpora with the teacher's vocabulary into 64-token chunks, some held out;
 2. the teacher (`adapt_teacher`): all-MiniLM-L6-v2 further pretrained with MLM, built once per
    machine into the data cache (about 20 minutes on 2 cores) and reused;
@@ -27,20 +27,21 @@ from pathlib import Path
 
 import torch
 
-from minidistil import DistilBertForMaskedLM, WordPieceTokenizer, sources
-from minidistil.batching import collate
+from minidistil import DistilBertForMaskedLM, WordPieceTokenizer
+from minidistil.data import sources
+from minidistil.data.batching import collate
 from minidistil.cli.flags import parse_settings
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus
-from minidistil.distill import DistillLoss
-from minidistil.checkpoint import MODEL_DIR
-from minidistil.recipe import DistillSettings, adapt_teacher, distill, extract_student, mlm_perplexity
-from minidistil.train import TrainConfig
+from minidistil.training.distill import DistillLoss
+from minidistil.nn.checkpoint import MODEL_DIR
+from minidistil.recipes.recipe import DistillSettings, adapt_teacher, distill, extract_student, mlm_perplexity
+from minidistil.training.train import TrainConfig
 
 
 @dataclass
 class Settings:
     out: str = "runs/distill"     # corpus/ and distill/ (with its model/)
-    corpora: str = "speeches,debates,headlines,hamlet"  # names in minidistil.sources.CORPORA
+    corpora: str = "speeches,debates,headlines,hamlet"  # names in minidistil.data.sources.CORPORA
     max_length: int = 64          # tokens per chunk
     eval_chunks: int = 64         # chunks held out for the perplexity
     distill_steps: int = 80       # triple-loss steps

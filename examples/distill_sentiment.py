@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 
-from minidistil import sources, tasks
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, evaluate, finetune, load_model, load_tokenizer
-from minidistil.recipe import extract_student
+from minidistil.training.finetune import FinetuneConfig, evaluate, finetune, load_model, load_tokenizer
+from minidistil.recipes.recipe import extract_student
 
 
 @dataclass

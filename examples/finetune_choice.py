@@ -3,13 +3,13 @@
     python examples/finetune_choice.py                  # ~10 min on a 2-core CPU
 
 Each example pairs a WordNet word with four definitions: its own and those of three other synsets
-of the same part of speech (see minidistil/tasks.py). Every pair "[CLS] word [SEP] definition [SEP]"
+of the same part of speech (see minidistil/data/tasks.py). Every pair "[CLS] word [SEP] definition [SEP]"
 is scored by DistilBertForMultipleChoice and the four scores are softmaxed. Chance is 25%.
 WordNet comes from the Debian package wordnet-base, fetched once and pinned by sha256.
 """
-from minidistil import sources, tasks
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, finetune, metrics_table
+from minidistil.training.finetune import FinetuneConfig, finetune, metrics_table
 
 
 FLAGS = ("out_dir", "train_limit", "eval_limit", "epochs", "lr", "max_length")

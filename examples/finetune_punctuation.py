@@ -4,12 +4,12 @@
 
 The input is a passage of BBC sentences, lower-cased, with its punctuation removed; each word is
 labelled with the mark that followed it in the article: COMMA (, ; : -), PERIOD (. !), QUESTION (?)
-or O (see minidistil/tasks.py). Each word is labelled at its first word piece. Reported: F1 per
+or O (see minidistil/data/tasks.py). Each word is labelled at its first word piece. Reported: F1 per
 label and micro-F1 over the three marks (O is left out of the average, as it is most words).
 """
-from minidistil import sources, tasks
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, finetune
+from minidistil.training.finetune import FinetuneConfig, finetune
 
 
 FLAGS = ("out_dir", "train_limit", "eval_limit", "epochs", "lr", "max_length")

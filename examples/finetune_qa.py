@@ -5,12 +5,12 @@
 The question is a WordNet definition; the context is that synset's example sentence shuffled
 among 3-5 example sentences of other synsets; the answer is the defined word where it occurs. One
 question in five has its sentence left out: the answer is then "no answer", as in SQuAD 2.0 (see
-minidistil/tasks.py). Contexts longer than `--max-length` are read in windows. Reported: SQuAD's
+minidistil/data/tasks.py). Contexts longer than `--max-length` are read in windows. Reported: SQuAD's
 exact match and F1.
 """
-from minidistil import sources, tasks
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, finetune, metrics_table
+from minidistil.training.finetune import FinetuneConfig, finetune, metrics_table
 
 
 FLAGS = ("out_dir", "train_limit", "eval_limit", "epochs", "lr", "max_length")

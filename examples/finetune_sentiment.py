@@ -8,9 +8,9 @@ By default the first 4,000 training snippets are used, truncated to 64 tokens (9
 are shorter), for 2 epochs; the model with the best validation accuracy is kept and scored on the
 whole test split. A logistic regression on the frozen sentence embeddings reaches about 74%.
 """
-from minidistil import sources, tasks
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, finetune, metrics_table
+from minidistil.training.finetune import FinetuneConfig, finetune, metrics_table
 
 
 FLAGS = ("out_dir", "train_limit", "epochs", "lr", "max_length", "batch_size", "seed")

@@ -10,9 +10,9 @@ highest mean probability is the answer. By default all 1,702 training articles a
 through its first 128-token window, for 1 epoch; the best model on validation is scored on the
 test split.
 """
-from minidistil import sources, tasks
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, finetune, metrics_table
+from minidistil.training.finetune import FinetuneConfig, finetune, metrics_table
 
 
 FLAGS = ("out_dir", "train_limit", "epochs", "lr", "max_length", "stride", "max_windows", "batch_size")

@@ -6,9 +6,9 @@ Tweets about self-driving cars and airlines (CrowdFlower), some with garbled cha
 80 / 10 / 10 with seed 0. The classes are unbalanced (positive is the rarest), so the model is
 chosen on validation macro-F1 rather than accuracy. Defaults: 3,000 training tweets, 64 tokens.
 """
-from minidistil import sources, tasks
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, finetune, metrics_table
+from minidistil.training.finetune import FinetuneConfig, finetune, metrics_table
 
 
 FLAGS = ("out_dir", "train_limit", "eval_limit", "epochs", "lr", "max_length")

@@ -10,9 +10,9 @@ Defaults keep it short: 1,000 training snippets, validation and test cut to 500 
 """
 from dataclasses import dataclass
 
-from minidistil import sources, tasks
+from minidistil.data import sources, tasks
 from minidistil.cli.flags import parse_settings
-from minidistil.finetune import FinetuneConfig, grid_search
+from minidistil.training.finetune import FinetuneConfig, grid_search
 
 
 @dataclass

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from minidistil import DistilBertModel, WordPieceTokenizer, sources
+from minidistil import DistilBertModel, WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings
 
 

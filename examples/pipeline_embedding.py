@@ -7,7 +7,7 @@ recipe of sentence-transformers for this model, so these are its embeddings (the
 against transformers' BertModel). Dot products are then cosine similarities.
 """
 import minidistil
-from minidistil import sources
+from minidistil.data import sources
 
 embed = minidistil.pipeline("embedding", model=sources.teacher_dir())
 texts = ["The striker scored twice in the final.", "A late goal won the cup for the home side.",

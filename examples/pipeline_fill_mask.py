@@ -7,14 +7,15 @@ all-MiniLM-L6-v2 ships without an MLM head; the default teacher is that encoder 
 with MLM (`python -m minidistil adapt-teacher`), so its guesses come from reading the sentence.
 Prints a few sentences the teacher never trained on, each with its top 5 completions, then the
 fill-in-the-blank score on `--items` such sentences against always answering the 5 most frequent
-answers (minidistil.cloze): once with any token as a guess, once with the guesses limited to the
+answers (minidistil.training.cloze): once with any token as a guess, once with the guesses limited to the
 kind of word the items ask for (lower-case words of 4+ letters, not function words), with
 `targets`, as transformers' fill-mask pipeline takes them.
 """
 from dataclasses import dataclass
 
 import minidistil
-from minidistil import cloze, pretrained, teacher
+from minidistil.training import cloze
+from minidistil.recipes import pretrained, teacher
 from minidistil.cli.flags import parse_settings
 from minidistil.tokenizer import WordPieceTokenizer
 

@@ -1,10 +1,10 @@
 """The fill-mask pipeline in Chinese: held-out sentences with one character masked.
 
     python examples/pipeline_fill_mask_zh.py                      # the Chinese teacher (built once)
-    python examples/pipeline_fill_mask_zh.py --model "$(python -c 'from minidistil import chinese; print(chinese.student_dir())')"
+    python examples/pipeline_fill_mask_zh.py --model "$(python -c 'from minidistil.recipes import chinese; print(chinese.student_dir())')"
 
 Prints a few sentences the model never trained on (People's Daily paragraphs, reviews and proverbs
-held out by `minidistil.chinese.documents`), each with its top 5 characters, then the same
+held out by `minidistil.recipes.chinese.documents`), each with its top 5 characters, then the same
 sentence in traditional characters, then top-1 / top-5 over `--items` such masks beside always
 answering the 5 most frequent characters of the training text.
 """
@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import minidistil
-from minidistil import chinese
+from minidistil.recipes import chinese
 from minidistil.cli.flags import parse_settings
 
 

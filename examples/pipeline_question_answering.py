@@ -12,7 +12,8 @@ import warnings
 from pathlib import Path
 
 import minidistil
-from minidistil import metrics, tasks
+from minidistil.utils import metrics
+from minidistil.data import tasks
 from minidistil.cli.flags import parse_settings
 
 

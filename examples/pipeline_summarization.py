@@ -11,7 +11,8 @@ Prints the summaries of three BBC articles, with how much of the headline's word
 from dataclasses import dataclass
 
 import minidistil
-from minidistil import metrics, sources
+from minidistil.utils import metrics
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import minidistil
-from minidistil import tasks
+from minidistil.data import tasks
 from minidistil.cli.flags import parse_settings
 
 

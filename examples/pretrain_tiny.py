@@ -6,7 +6,7 @@
 The steps, each one library call:
 1. train a WordPiece vocabulary on the registry corpora (minidistil.tokenizer.vocab_train.train_vocab);
 2. tokenize the corpora into 64-token chunks, memory-mapped (minidistil.data.prepare_corpus);
-3. pretrain a 2-layer BERT with MLM (minidistil.recipe.pretrain, as `python -m minidistil pretrain`),
+3. pretrain a 2-layer BERT with MLM (minidistil.recipes.recipe.pretrain, as `python -m minidistil pretrain`),
    holding out chunks for the eval pass.
 The table compares the held-out MLM perplexity with what the unigram frequencies alone give: a
 model that beats it has learned to read the context.
@@ -19,18 +19,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from minidistil import WordPieceTokenizer, sources
+from minidistil import WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus
-from minidistil.recipe import PretrainSettings, fresh_model, mlm_perplexity, pretrain
-from minidistil.train import TrainConfig
+from minidistil.recipes.recipe import PretrainSettings, fresh_model, mlm_perplexity, pretrain
+from minidistil.training.train import TrainConfig
 from minidistil.tokenizer.vocab_train import train_vocab
 
 
 @dataclass
 class Settings:
     out: str = "runs/pretrain-tiny"  # corpus/, and the run: model/, checkpoint.pt, metrics.jsonl
-    corpora: str = "speeches,debates,headlines,hamlet"  # names in minidistil.sources.CORPORA
+    corpora: str = "speeches,debates,headlines,hamlet"  # names in minidistil.data.sources.CORPORA
     vocab_size: int = 4000        # tokens in the vocabulary trained here
     max_length: int = 64          # tokens per chunk
     dim: int = 128                # model width

@@ -10,7 +10,8 @@ transformers' BertTokenizer.from_pretrained. The method is in minidistil/tokeniz
 import time
 from dataclasses import dataclass
 
-from minidistil import WordPieceTokenizer, sources
+from minidistil import WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.cli.flags import parse_settings
 from minidistil.tokenizer.vocab_train import tokens_per_word, train_vocab
 
@@ -19,7 +20,7 @@ from minidistil.tokenizer.vocab_train import tokens_per_word, train_vocab
 class Settings:
     vocab_size: int = 8000        # tokens in the new vocabulary
     out: str = "runs/vocab"       # the folder the vocabulary is saved to
-    corpus: str = "bbc,speeches,debates,headlines,hamlet"  # comma-separated corpora from minidistil.sources.corpus
+    corpus: str = "bbc,speeches,debates,headlines,hamlet"  # comma-separated corpora from minidistil.data.sources.corpus
 
 
 def main():

@@ -11,7 +11,7 @@ the reference and the word-by-word dictionary's (CC-CEDICT), with BLEU and chrF 
 Each training run writes `--out`: model/ (a translator folder), checkpoint.pt (run the same command
 again to resume), metrics.jsonl, loss.png and results.json (validation BLEU/chrF, sentences per
 second). `--minutes` picks the step count that fits, timed once on this machine (plan.json); or give
-`--max-steps`. Variants, levers and the distilled student: see `minidistil/translate.py`. The pairs
+`--max-steps`. Variants, levers and the distilled student: see `minidistil/training/translate.py`. The pairs
 are `minidistil.data.parallel.pairs` (software documentation: LibreOffice help and UI, GNU tools):
 the model knows that register, not general Chinese.
 """
@@ -19,8 +19,9 @@ import argparse
 import time
 
 from minidistil.cli.flags import add_dataclass_flags, dataclass_from_args
-from minidistil.translate import TranslationPipeline, TranslatorSettings, train_translator
-from minidistil.pretrained import translator_dir, translator_folders
+from minidistil.apps.translation import TranslationPipeline
+from minidistil.recipes.translator import TranslatorSettings, train_translator
+from minidistil.recipes.pretrained import translator_dir, translator_folders
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--out", help="train into this folder (default: the cached default translator)")
@@ -59,7 +60,7 @@ for r, d, o in list(zip(test, dictionary, ours))[:args.show]:
     print(f"\n[{r['source']}] {r['zh']}\n  reference:  {r['en']}\n  dictionary: {d}\n  model:      {o}")
 print(f"\n{len(test)} test sentences in {seconds:.1f} s ({len(test) / seconds:.1f} sentences/s)")
 try:
-    from minidistil.bleu import compare
+    from minidistil.utils.bleu import compare
     scores = compare([r["en"] for r in test], {"dictionary": dictionary, settings.variant: ours})
     print(f"\n{'system':<14}{'BLEU':>14}{'chrF2':>16}")
     for name, s in scores.items():

@@ -14,9 +14,9 @@ import time
 
 import torch
 
-from minidistil.bleu import compare
+from minidistil.utils.bleu import compare
 from minidistil.data import cedict, parallel
-from minidistil.translate import TranslationPipeline
+from minidistil.apps.translation import TranslationPipeline
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--models", nargs="+", required=True, help="NAME=FOLDER, the first is the reference for p-values")
@@ -74,5 +74,5 @@ with open(args.out, "w") as f:
     json.dump({"split": args.split, "pairs": len(records), "num_beams": args.num_beams, "systems": table,
                "bleu_signature": vs_dictionary["dictionary"].bleu_signature,
                "chrf_signature": vs_dictionary["dictionary"].chrf_signature,
-               # every system's outputs, so that any two can be compared later (`minidistil.bleu.compare`)
+               # every system's outputs, so that any two can be compared later (`minidistil.utils.bleu.compare`)
                "sources": sources, "references": references, "outputs": systems}, f, indent=1, ensure_ascii=False)

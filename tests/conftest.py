@@ -1,11 +1,12 @@
-"""Shared fixtures: the real weights and vocabulary from the registry packages (see minidistil/sources.py)."""
+"""Shared fixtures: the real weights and vocabulary from the registry packages (see minidistil/data/sources.py)."""
 import pytest
 import torch
 import transformers
 from transformers import BertTokenizer, BertTokenizerLegacy
 
 import minidistil as md
-from minidistil import WordPieceTokenizer, sources
+from minidistil import WordPieceTokenizer
+from minidistil.data import sources
 
 
 @pytest.fixture(scope="session")

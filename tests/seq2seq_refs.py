@@ -8,9 +8,9 @@ from transformers import BertConfig, BertLMHeadModel, EncoderDecoderModel
 from transformers import DistilBertConfig as HFDistilBertConfig
 from transformers import DistilBertModel as HFDistilBertModel
 
-from minidistil.config import DistilBertConfig
-from minidistil.decoder import DecoderConfig
-from minidistil.seq2seq import DistilBertEncoderDecoder, EncoderDecoderConfig
+from minidistil.nn.config import DistilBertConfig
+from minidistil.nn.decoder import DecoderConfig
+from minidistil.nn.seq2seq import DistilBertEncoderDecoder, EncoderDecoderConfig
 
 PAD, START, EOS = 0, 1, 2
 ENC = dict(vocab_size=37, dim=12, n_heads=3, hidden_dim=17, n_layers=2, max_position_embeddings=24)

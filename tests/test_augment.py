@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from minidistil import DistilBertConfig, DistilBertForMaskedLM, augment
+from minidistil import DistilBertConfig, DistilBertForMaskedLM
+from minidistil.data import augment
 from minidistil.tokenizer import WordPieceTokenizer
 
 

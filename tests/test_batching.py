@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from minidistil.batching import (LengthGroupedBatches, collate, example_length, forward_in_length_order,
+from minidistil.data.batching import (LengthGroupedBatches, collate, example_length, forward_in_length_order,
                                  length_sorted_batches)
-from minidistil.losses import IGNORE_INDEX
+from minidistil.nn.losses import IGNORE_INDEX
 
 
 def test_length_grouped_batches_cover_each_example_once_per_epoch_and_pad_less():
@@ -79,3 +79,63 @@ def test_the_length_sorted_forward_puts_every_output_back_in_its_examples_place(
     for (_, tokens), e in zip(outputs, examples):  # rows keep their batch's padding after the real tokens
         assert tokens[:len(e["input_ids"])].tolist() == e["input_ids"].tolist()
         assert (tokens[len(e["input_ids"]):] == 0).all()
+
+
+# ---- token-budget batches: short rows many to a batch, long ones few, each step about the same cost
+
+def test_token_budget_batches_keep_the_budget_and_cover_every_example_once_an_epoch():
+    from minidistil.data.batching import TokenBudgetBatches
+    rng = np.random.default_rng(0)
+    lengths = np.concatenate([rng.integers(3, 12, 700), rng.integers(60, 128, 60)])  # UI strings and paragraphs
+    batches = TokenBudgetBatches(lengths, max_tokens=512, seed=3, group_size=200)
+    epoch = batches.epoch(0)
+    assert sorted(np.concatenate(epoch).tolist()) == list(range(len(lengths)))
+    assert all(len(b) * lengths[b].max() <= 512 for b in epoch)
+    sizes = {int(lengths[b].max()) // 32: len(b) for b in epoch}
+    assert max(sizes.values()) > 10 * min(sizes.values())  # short rows come many to a batch, long ones few
+    assert len(epoch) < len(lengths) / 4  # and batches are full: far fewer than one per example
+
+
+def test_token_budget_batches_are_a_pure_function_of_the_step():
+    from minidistil.data.batching import TokenBudgetBatches
+    lengths = np.random.default_rng(1).integers(2, 40, 300)
+    one = TokenBudgetBatches(lengths, 200, seed=5)
+    walked = [one.batch(s).tolist() for s in range(200)]  # several epochs, each with its own count
+    fresh = TokenBudgetBatches(lengths, 200, seed=5)
+    assert fresh.batch(157).tolist() == walked[157]  # a resumed run finds the same batch
+    assert TokenBudgetBatches(lengths, 200, seed=6).batch(0).tolist() != walked[0]
+
+
+def test_token_budget_refuses_an_example_that_fits_no_batch():
+    from minidistil.data.batching import TokenBudgetBatches
+    with pytest.raises(ValueError, match="max_tokens=50 is less than the longest example"):
+        TokenBudgetBatches(np.array([10, 60]), 50)
+
+
+def test_the_training_loop_runs_on_token_budget_batches(tmp_path):
+    from minidistil.training.train import TrainConfig, train
+
+    class Rows:
+        lengths = np.array([3] * 40 + [30] * 4)
+
+        def __len__(self):
+            return len(self.lengths)
+
+        def __getitem__(self, i):
+            return {"input_ids": np.arange(1, self.lengths[i] + 1)}
+
+    class Count(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+            self.rows = []
+
+        def forward(self, batch):
+            self.rows.append(batch["input_ids"].shape)
+            return {"loss": self.w * batch["attention_mask"].sum() / 100}
+
+    task = Count()
+    train(task, Rows(), TrainConfig(out_dir=str(tmp_path), max_steps=6, max_tokens=60, lr=1e-3, progress=False,
+                                    save_every=100))
+    assert all(b * t <= 60 for b, t in task.rows) and {t for _, t in task.rows} <= {3, 30}
+    assert max(b for b, _ in task.rows) == 20  # twenty 3-token rows in a 60-token batch

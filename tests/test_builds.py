@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from minidistil import builds
+from minidistil.utils import builds
 
 RACER = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
-    from minidistil import builds
+    from minidistil.utils import builds
     root = Path(sys.argv[1])
     (root.parent / f"arrived-{os.getpid()}").touch()  # both racers are here before either can finish
     with builds.entry(root) as work:
@@ -201,7 +201,7 @@ def test_ctrl_c_during_a_teacher_build_is_one_line_and_the_rerun_resumes(tmp_pat
 
 def test_a_cached_model_that_fails_to_load_names_the_damaged_file(tmp_path):
     from minidistil import DistilBertConfig, DistilBertModel
-    from minidistil.checkpoint import CheckpointError
+    from minidistil.nn.checkpoint import CheckpointError
     root = tmp_path / "entry"
     with builds.entry(root, rebuild="python -m minidistil adapt-teacher", message=lambda m: None) as work:
         DistilBertModel(DistilBertConfig(dim=8, n_heads=2, hidden_dim=12, n_layers=1)).save_pretrained(work / "model")

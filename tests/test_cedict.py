@@ -10,8 +10,9 @@ import zipfile
 import pytest
 import sacrebleu
 
-from minidistil import bleu, sources
-from minidistil.cache import SourceError
+from minidistil.utils import bleu
+from minidistil.data import sources
+from minidistil.utils.cache import SourceError
 from minidistil.data import cedict
 
 MINI = """\

@@ -7,7 +7,7 @@ import transformers
 from safetensors.torch import load_file, save_file
 
 import minidistil as md
-from minidistil.checkpoint import CheckpointError
+from minidistil.nn.checkpoint import CheckpointError
 
 from conftest import BERT_ODD, ODD, batch, randomise  # the odd sizes and fixtures both files share
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from minidistil.resume import CheckpointWriteError, checksums, delete_checkpoint, previous_checkpoint
-from minidistil.train import TrainConfig, train
+from minidistil.training.resume import CheckpointWriteError, checksums, delete_checkpoint, previous_checkpoint
+from minidistil.training.train import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
 

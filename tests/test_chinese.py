@@ -10,10 +10,11 @@ import pytest
 import torch
 
 import minidistil
-from minidistil import DistilBertConfig, DistilBertForMaskedLM, chinese
+from minidistil import DistilBertConfig, DistilBertForMaskedLM
+from minidistil.recipes import chinese
 from minidistil.data import chinese as zh
 from minidistil.data import sdist
-from minidistil.data.cache import SourceError
+from minidistil.utils.cache import SourceError
 from minidistil.tokenizer import WordPieceTokenizer
 
 T2S = {"這": "这", "個": "个", "書": "书", "發": "发", "後": "后"}
@@ -120,7 +121,7 @@ def test_sentiment_examples_drop_duplicates_and_texts_in_both_files():
 
 
 def test_sentiment_splits_are_fixed_by_the_seed_and_disjoint():
-    from minidistil import tasks
+    from minidistil.data import tasks
     examples = [{"text": f"评论{i}", "label": "pos" if i % 3 else "neg"} for i in range(50)]
     a = tasks.Task.from_examples("sentiment-zh", "sequence", examples, ["neg", "pos"], seed=0)
     b = tasks.Task.from_examples("sentiment-zh", "sequence", examples, ["neg", "pos"], seed=0)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from minidistil import DistilBertForMaskedLM, sources
+from minidistil import DistilBertForMaskedLM
+from minidistil.data import sources
 from minidistil.cli import build_parser, finetuning, main
 
 COMMANDS = ["prepare-data", "pretrain", "adapt-teacher", "distill", "finetune", "evaluate", "predict"]
@@ -179,7 +180,7 @@ def test_the_readme_path_adapt_then_distill_writes_one_layout(corpus, tmp_path, 
                  "--student-layers", "0,5", "--eval-chunks", "4", *common]) == 0
     assert (tmp_path / "teacher" / "report.json").is_file()
     assert {"model", "checkpoint.pt", "metrics.jsonl"} <= {p.name for p in (tmp_path / "student").iterdir()}
-    # The teacher is a build of minidistil.builds: its resume checkpoints go once its manifest is written.
+    # The teacher is a build of minidistil.utils.builds: its resume checkpoints go once its manifest is written.
     assert {"model", "manifest.json", "metrics.jsonl"} <= {p.name for p in (tmp_path / "teacher").iterdir()}
     assert not (tmp_path / "teacher" / "checkpoint.pt").exists()
     for run in ("teacher", "student"):
@@ -254,7 +255,7 @@ def test_a_limit_flag_takes_none_for_all():
 
 
 def test_distill_without_out_builds_the_default_student_and_prints_its_report(tmp_path, monkeypatch, capsys):
-    from minidistil import pretrained
+    from minidistil.recipes import pretrained
     folder = tmp_path / "students" / "distil-x" / "model"
     folder.mkdir(parents=True)
     score = {"perplexity": 90.0, "top1": 0.3, "top5": 0.5, "agreement": 0.6, "masked_tokens": 1000}

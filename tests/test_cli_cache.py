@@ -1,7 +1,7 @@
 """`python -m minidistil cache`, and every error a user can act on as one line with exit code 2."""
 import pytest
 
-from minidistil import builds
+from minidistil.utils import builds
 from minidistil.cli import main
 
 

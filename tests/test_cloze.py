@@ -1,7 +1,7 @@
 """The fill-in-the-blank test: real sentences, one content word masked, scored against frequency."""
 import pytest
 
-from minidistil import cloze
+from minidistil.training import cloze
 
 DOCS = ["The old sailor told stories about the northern ocean every winter evening. Short one.",
         "She planted tomatoes beside the garden wall before the spring rain arrived. It rained."]

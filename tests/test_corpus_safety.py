@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus, read_documents
-from minidistil.fsutil import replace_folder
+from minidistil.utils.fsutil import replace_folder
 
 OPTIONS = PrepareOptions(max_length=16, min_tokens=6)
 DOCS = ["the cat sat on the mat and the dog ran far away",

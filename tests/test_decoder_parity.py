@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from transformers import BertConfig, BertForMaskedLM, EncoderDecoderModel
 
-from minidistil.checkpoint import CheckpointError
-from minidistil.config import DistilBertConfig
-from minidistil.seq2seq import (DistilBertEncoderDecoder, label_smoothed_cross_entropy, shift_right,
+from minidistil.nn.checkpoint import CheckpointError
+from minidistil.nn.config import DistilBertConfig
+from minidistil.nn.seq2seq import (DistilBertEncoderDecoder, label_smoothed_cross_entropy, shift_right,
                                 target_labels, warm_start)
 from seq2seq_refs import ENC, EOS, PAD, START, padded_labels, padded_source, tiny_pair
 

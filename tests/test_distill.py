@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM
-from minidistil.convert import STUDENT_LAYERS
-from minidistil.batching import collate
-from minidistil.distill import DistillationTask, DistillLoss, make_student
-from minidistil.masking import Masking
-from minidistil.train import TrainConfig, train
+from minidistil.apps.convert import STUDENT_LAYERS
+from minidistil.data.batching import collate
+from minidistil.training.distill import DistillationTask, DistillLoss, make_student
+from minidistil.data.masking import Masking
+from minidistil.training.train import TrainConfig, train
 
 V = 61
 MASKING = Masking(mask_token_id=4, special_ids=[0, 2, 3, 4], vocab_size=V)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from minidistil import sources, teacher
+from minidistil.data import sources
+from minidistil.recipes import teacher
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TINY = ["--distill-steps", "2", "--finetune-examples", "64", "--epochs", "1", "--eval-examples", "64",
@@ -95,7 +96,7 @@ def test_the_demo_transfer_set_holds_the_unlabelled_snippets_copies_and_plots(ti
     finally:
         sys.path.remove(str(EXAMPLES))
     from dataclasses import replace
-    from minidistil import tasks
+    from minidistil.data import tasks
     task = tasks.load("sentiment")
     task = replace(task, train=task.train[:50])
     settings = demo.Settings(finetune_examples=20, max_length=32)

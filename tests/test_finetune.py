@@ -6,9 +6,10 @@ import shutil
 import pytest
 import torch
 
-from minidistil import finetune as ft, tasks
-from minidistil.config import DistilBertConfig
-from minidistil.model import DistilBertModel
+from minidistil.training import finetune as ft
+from minidistil.data import tasks
+from minidistil.nn.config import DistilBertConfig
+from minidistil.nn.model import DistilBertModel
 from minidistil.tokenizer import WordPieceTokenizer
 
 
@@ -213,7 +214,7 @@ def test_a_model_folder_is_never_left_half_written(tiny_dir, tmp_path, monkeypat
 
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    from minidistil import checkpoint  # save_model's home
+    from minidistil.nn import checkpoint  # save_model's home
     monkeypatch.setattr(checkpoint, "copy_tokenizer_files", fail)  # the weights are written, then the disk is full
     with pytest.raises(OSError, match="is full"):
         ft.save_model(model, tiny_dir, tmp_path / "model")

@@ -5,9 +5,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from minidistil import DistilBertForMaskedLM
-from minidistil.config import DistilBertConfig
-from minidistil.flops import forward_flops, peak_tflops, training_flops
-from minidistil.model import DistilBertModel
+from minidistil.nn.config import DistilBertConfig
+from minidistil.utils.flops import forward_flops, peak_tflops, training_flops
+from minidistil.nn.model import DistilBertModel
 
 CONFIG = dict(vocab_size=99, dim=36, n_heads=3, hidden_dim=37, n_layers=2, max_position_embeddings=64)
 

@@ -3,7 +3,7 @@ against recomputation; bad settings."""
 import pytest
 import torch
 
-from minidistil.generate import generate, greedy_search
+from minidistil.nn.generate import generate, greedy_search
 from seq2seq_refs import EOS, START, generating_pair, padded_source, tiny_pair
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from minidistil import DistilBertConfig, DistilBertModel, kinds, tasks
-from minidistil import finetune as ft
-from minidistil.heads import DistilBertForSequenceClassification
+from minidistil import DistilBertConfig, DistilBertModel
+from minidistil.data import kinds, tasks
+from minidistil.training import finetune as ft
+from minidistil.nn.heads import DistilBertForSequenceClassification
 from minidistil.tokenizer import WordPieceTokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -77,8 +78,8 @@ def test_a_new_kind_is_one_registration(tiny_dir, tmp_path, monkeypatch):
     tokenizer = WordPieceTokenizer.from_pretrained(tmp_path / "model")
     assert ft.predict(model, tokenizer, task, examples[:1], cfg) == ["same"]
 
-    from minidistil.convert import model_class
-    from minidistil.onnx_export import outputs_of
+    from minidistil.apps.convert import model_class
+    from minidistil.apps.onnx_export import outputs_of
     assert model_class(tmp_path / "model")[0] is DistilBertForPairClassification
     assert outputs_of(DistilBertForPairClassification) == {"logits": ("batch",)}
     assert kinds.for_head(DistilBertForPairClassification) is PAIR
@@ -92,3 +93,41 @@ def test_no_module_dispatches_on_task_kind_by_name():
     for path in package.rglob("*.py"):
         found = re.findall(r"task\.kind (?:==|!=|in|not in) \(?\"", path.read_text())
         assert not found, f"{path}: {found}"
+
+
+def test_a_kind_registered_at_run_time_reaches_the_pipeline_the_cli_and_export(tmp_path, vocab_file, monkeypatch):
+    from minidistil.apps import convert, onnx_export, pipelines
+    from minidistil.cli import parse_args
+    pair = kinds.Kind("pair", DistilBertForPairClassification, check_pair, encode_pair, decode_pair, score_pair,
+                      labels_of=PAIR.labels_of, pipeline="text-pair-classification")
+    with pytest.raises(SystemExit):  # not registered yet: the CLI refuses it
+        parse_args(["finetune", "--model", "m", "--task", "x.csv", "--kind", "pair"])
+    monkeypatch.setitem(kinds.KINDS, "pair", pair)
+    monkeypatch.setitem(pipelines.PIPELINES, "text-pair-classification",
+                        (DistilBertForPairClassification, pipelines.TextClassification))
+
+    assert parse_args(["finetune", "--model", "m", "--task", "x.csv", "--kind", "pair"]).kind == "pair"
+    assert onnx_export.outputs_of(DistilBertForPairClassification) == pair.onnx
+    assert convert.classes()["DistilBertForPairClassification"] is DistilBertForPairClassification
+
+    torch.manual_seed(0)
+    config = DistilBertConfig(dim=36, n_heads=4, hidden_dim=37, n_layers=2, max_position_embeddings=128,
+                              id2label={0: "other", 1: "same"}, label2id={"other": 0, "same": 1})
+    DistilBertForPairClassification(config).save_pretrained(tmp_path)
+    shutil.copy(vocab_file, tmp_path / "vocab.txt")
+    classify = pipelines.pipeline(pair.pipeline, model=tmp_path)
+    assert type(classify.model) is DistilBertForPairClassification
+    assert classify(["the film was good"])[0]["label"] in ("other", "same")
+
+
+def test_every_kind_names_a_registered_pipeline_and_translation_is_one_of_them():
+    from minidistil.apps import pipelines
+    from minidistil.cli import parse_args
+    named = {k.name: k.pipeline for k in kinds.KINDS.values() if k.pipeline}
+    assert set(named.values()) <= set(pipelines.PIPELINES)
+    assert named["translation"] == "translation_zh_to_en"
+    assert pipelines.PIPELINES["translation_zh_to_en"][0] is kinds.get("translation").head
+    with pytest.raises(ValueError, match="train-translator"):
+        tasks.Task("x", "translation", [], [], [], [])
+    with pytest.raises(SystemExit):  # finetune does not train a translator
+        parse_args(["finetune", "--model", "m", "--task", "x.csv", "--kind", "translation"])

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM
-from minidistil.losses import distillation_kl, hidden_cosine_loss, logits_mse, mlm_loss, sparse_mlm_loss
+from minidistil.nn.losses import distillation_kl, hidden_cosine_loss, logits_mse, mlm_loss, sparse_mlm_loss
 
 N, V, C = 13, 37, 16
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from minidistil.losses import IGNORE_INDEX
-from minidistil.masking import Masking, MaskingOptions, mask_tokens, smoothed_token_probs
+from minidistil.nn.losses import IGNORE_INDEX
+from minidistil.data.masking import Masking, MaskingOptions, mask_tokens, smoothed_token_probs
 
 PAD, CLS, SEP, MASK = 0, 101, 102, 103
 V = 997  # odd vocabulary size

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from minidistil import metrics
+from minidistil.utils import metrics
 
 # Ten predictions over three labels. Confusion (rows gold, columns predicted, order a b c):
 #   a: 3 1 0    b: 1 2 1    c: 0 0 2

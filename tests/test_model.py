@@ -8,7 +8,7 @@ from transformers.activations import get_activation
 from transformers.models.distilbert.modeling_distilbert import _create_sinusoidal_embeddings
 
 import minidistil as md
-from minidistil.model import LayerNorm, attention, gelu, sinusoidal_table
+from minidistil.nn.model import LayerNorm, attention, gelu, sinusoidal_table
 
 ODD = dict(vocab_size=99, dim=36, n_heads=3, hidden_dim=37, n_layers=2, max_position_embeddings=17)
 

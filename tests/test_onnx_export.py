@@ -8,13 +8,13 @@ import onnx
 import pytest
 import torch
 
-from minidistil import sources
-from minidistil.config import DistilBertConfig
-from minidistil.heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
+from minidistil.data import sources
+from minidistil.nn.config import DistilBertConfig
+from minidistil.nn.heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
                               DistilBertForSequenceClassification, DistilBertForTokenClassification)
-from minidistil.model import DistilBertModel
-from minidistil.onnx_export import OUTPUTS, export_folder, export_onnx, inference_session, math_copy
-from minidistil.quantize import quantize
+from minidistil.nn.model import DistilBertModel
+from minidistil.apps.onnx_export import outputs_by_class, export_folder, export_onnx, inference_session, math_copy
+from minidistil.apps.quantize import quantize
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: small models run fastest on one thread
 
@@ -55,11 +55,11 @@ def run(session, ids, mask):
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx")
     return {cls: (model, inference_session(export_onnx(model, folder / f"{cls.__name__}.onnx")))
-            for cls, model in ((cls, tiny(cls)) for cls in OUTPUTS)}
+            for cls, model in ((cls, tiny(cls)) for cls in outputs_by_class())}
 
 
 @pytest.mark.parametrize("B, T, pad", SHAPES)
-@pytest.mark.parametrize("cls", list(OUTPUTS), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", list(outputs_by_class()), ids=lambda c: c.__name__)
 def test_onnxruntime_matches_pytorch_on_padded_batches(cls, B, T, pad, exported):
     # The graph is the math path: it equals the PyTorch math path at every position, and the fast
     # path at real positions (the fast path leaves padded positions at zero, see model.py).
@@ -68,7 +68,7 @@ def test_onnxruntime_matches_pytorch_on_padded_batches(cls, B, T, pad, exported)
     keep = mask.bool().numpy()
     with torch.no_grad():
         fast, math = model(ids, mask), math_copy(model)(ids, mask)
-    for name, got in zip(OUTPUTS[cls], run(session, ids, mask)):
+    for name, got in zip(outputs_by_class()[cls], run(session, ids, mask)):
         np.testing.assert_allclose(got, getattr(math, name).numpy(), atol=1e-4, rtol=0)
         want = getattr(fast, name).numpy()
         if want.shape[:keep.ndim] == keep.shape:  # one output per token: compare real tokens

@@ -11,9 +11,9 @@ import urllib.request
 
 import pytest
 
-from minidistil import builds
+from minidistil.utils import builds
 
-from minidistil.cache import SourceError
+from minidistil.utils.cache import SourceError
 from minidistil.data import parallel
 from minidistil.data.parallel import DebPackage, align_help_page, build_splits, clean_pair, html_paragraphs
 

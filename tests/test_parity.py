@@ -7,10 +7,10 @@ import torch.nn.functional as F
 import transformers
 
 import minidistil as md
-from minidistil.convert import CLASSES
+from minidistil.apps.convert import classes
 
 ODD = dict(vocab_size=99, dim=36, n_heads=3, hidden_dim=37, n_layers=2, max_position_embeddings=17)
-PAIRS = [(CLASSES[name], getattr(transformers, name)) for name in CLASSES]
+PAIRS = [(cls, getattr(transformers, name)) for name, cls in classes().items()]
 LENGTHS = (13, 9, 4)  # one full row, two padded ones
 
 

@@ -9,9 +9,9 @@ import transformers
 from transformers import DistilBertTokenizerFast
 
 import minidistil
-from minidistil import pipelines
-from minidistil.config import DistilBertConfig
-from minidistil.heads import DistilBertForQuestionAnswering
+from minidistil.apps import pipelines
+from minidistil.nn.config import DistilBertConfig
+from minidistil.nn.heads import DistilBertForQuestionAnswering
 from minidistil.tokenizer import WordPieceTokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
@@ -105,7 +105,7 @@ def test_an_empty_list_gives_an_empty_result(fill_mask, classifier, embedder, vo
 
 
 def transformers_free_ner():
-    from minidistil.heads import DistilBertForTokenClassification
+    from minidistil.nn.heads import DistilBertForTokenClassification
     torch.manual_seed(0)
     return DistilBertForTokenClassification(DistilBertConfig(dim=8, n_heads=2, hidden_dim=13, n_layers=1,
                                                              num_labels=3))

@@ -9,9 +9,9 @@ import transformers
 from transformers import DistilBertTokenizerFast
 
 import minidistil
-from minidistil import pipelines
-from minidistil.config import DistilBertConfig
-from minidistil.model import DistilBertModel
+from minidistil.apps import pipelines
+from minidistil.nn.config import DistilBertConfig
+from minidistil.nn.model import DistilBertModel
 from minidistil.tokenizer import WordPieceTokenizer
 
 SENTENCES = [

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from minidistil import plots
+from minidistil.utils import plots
 
 
 def test_smoothing_is_a_bias_corrected_moving_average():

@@ -1,14 +1,15 @@
-"""`minidistil.pretrained`: the default models, built in this process once and reused."""
+"""`minidistil.recipes.pretrained`: the default models, built in this process once and reused."""
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from minidistil import builds, pretrained, teacher
+from minidistil.utils import builds
+from minidistil.recipes import defaults, pretrained, teacher
 from minidistil.data import TokenCorpus
-from minidistil.distill import extract_student
-from minidistil.heads import DistilBertForMaskedLM
+from minidistil.training.distill import extract_student
+from minidistil.nn.heads import DistilBertForMaskedLM
 
 TINY_TEACHER = teacher.TeacherSettings(corpora="hamlet,headlines", max_length=32, max_steps=2, batch_size=4,
                                        heldout_chunks=8)
@@ -32,33 +33,33 @@ def built(tmp_path_factory):
     """The tiny student built once through `student_dir`, the cache pointed at a temporary folder."""
     tmp = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(teacher, "cached_dir", lambda settings=TINY_TEACHER: tmp / "teachers" / settings.key())
-        mp.setattr(pretrained, "student_root", lambda settings=TINY: tmp / "students" / settings.key())
+        mp.setattr(defaults, "cache_dir", lambda: tmp)  # the default models here; the registry packages where they are
         yield tmp, pretrained.student_dir(TINY, progress=False)
 
 
 def test_the_student_is_built_in_process_from_the_teacher_once(built, monkeypatch):
     tmp, folder = built
-    monkeypatch.setattr(teacher, "cached_dir", lambda settings=TINY_TEACHER: tmp / "teachers" / settings.key())
-    monkeypatch.setattr(pretrained, "student_root", lambda settings=TINY: tmp / "students" / settings.key())
-    assert folder == tmp / "students" / TINY.key() / "model"
+    monkeypatch.setattr(defaults, "cache_dir", lambda: tmp)
+    assert folder == tmp / "students" / f"distil-{TINY.key()}" / "model" == pretrained.student_root(TINY) / "model"
+    teacher_root = tmp / "teachers" / f"minilm-mlm-{TINY_TEACHER.key()}"
+    assert teacher.cached_dir(TINY_TEACHER) == teacher_root
     student = DistilBertForMaskedLM.from_pretrained(folder)
     assert student.config.n_layers == 2 and (folder / "vocab.txt").is_file()
-    assert builds.finished(folder.parent) and builds.finished(tmp / "teachers" / TINY_TEACHER.key())
+    assert builds.finished(folder.parent) and builds.finished(teacher_root)
     assert not (folder.parent / "checkpoint.pt").exists()  # resume points go once the build is done
     steps = [json.loads(line)["step"] for line in (folder.parent / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 3
-    stores = list((tmp / "teachers" / TINY_TEACHER.key() / "corpus" / "teacher-outputs").glob("*/meta.json"))
+    stores = list((teacher_root / "corpus" / "teacher-outputs").glob("*/meta.json"))
     assert len(stores) == 1  # the teacher's side was stored beside its corpus
     monkeypatch.setattr(pretrained.recipe, "distill", lambda *a, **k: pytest.fail("built again"))
-    monkeypatch.setattr(pretrained.recipe, "adapt_teacher", lambda *a, **k: pytest.fail("built again"))
+    monkeypatch.setattr(teacher, "build_into", lambda *a, **k: pytest.fail("built again"))
     assert pretrained.student_dir(TINY) == folder
 
 
 def test_the_report_equals_a_recomputation_on_the_same_masks(built):
     tmp, folder = built
     report = json.loads((folder.parent / "report.json").read_text())
-    teacher_folder = tmp / "teachers" / TINY_TEACHER.key()
+    teacher_folder = tmp / "teachers" / f"minilm-mlm-{TINY_TEACHER.key()}"
     big = DistilBertForMaskedLM.from_pretrained(teacher_folder / "model")
     heldout = TokenCorpus(teacher_folder / "heldout")
     heldout = TokenCorpus(heldout.folder, heldout.indices[np.linspace(0, len(heldout) - 1, 8).round().astype(int)])

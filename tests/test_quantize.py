@@ -5,12 +5,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from minidistil import pipeline, sources
-from minidistil.config import DistilBertConfig
-from minidistil.heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
+from minidistil import pipeline
+from minidistil.data import sources
+from minidistil.nn.config import DistilBertConfig
+from minidistil.nn.heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,
                               DistilBertForSequenceClassification, DistilBertForTokenClassification)
-from minidistil.model import DistilBertModel, LayerNorm
-from minidistil.quantize import Int8Embedding, Int8Linear, quantize, quantize_rows, save_quantized
+from minidistil.nn.model import DistilBertModel, LayerNorm
+from minidistil.apps.quantize import Int8Embedding, Int8Linear, quantize, quantize_rows, save_quantized
 from minidistil.tokenizer import copy_tokenizer_files
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: small models run fastest on one thread

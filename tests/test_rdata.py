@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from minidistil import debian, rdata
+from minidistil.data import debian, rdata
 
 
 def _int(*values):

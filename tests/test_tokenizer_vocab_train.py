@@ -5,8 +5,9 @@ import doctest
 import pytest
 from transformers import BertTokenizer
 
-import minidistil.vocab_train
-from minidistil import WordPieceTokenizer, sources
+import minidistil.tokenizer.vocab_train
+from minidistil import WordPieceTokenizer
+from minidistil.data import sources
 from minidistil.tokenizer import vocab_train
 from minidistil.tokenizer.vocab_train import SPECIALS, basic_words, tokens_per_word, train_vocab
 
@@ -57,7 +58,7 @@ def test_bad_training_input_raises(texts, size, error):
 
 
 def test_the_old_import_path_still_works():
-    assert minidistil.vocab_train.train_vocab is train_vocab
+    assert minidistil.tokenizer.vocab_train.train_vocab is train_vocab
 
 
 def test_docstring_examples_run():

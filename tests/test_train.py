@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM
-from minidistil.batching import collate
-from minidistil.masking import Masking, mask_tokens
-from minidistil.mlm import MLMTask
-from minidistil.train import (NonFiniteLossError, TrainConfig, evaluate_losses, linear_warmup_decay,
+from minidistil.data.batching import collate
+from minidistil.data.masking import Masking, mask_tokens
+from minidistil.training.mlm import MLMTask
+from minidistil.training.train import (NonFiniteLossError, TrainConfig, evaluate_losses, linear_warmup_decay,
                               make_optimizer, train)
 
 V = 53
@@ -195,9 +195,9 @@ def test_every_step_takes_the_shared_training_settings_plus_its_own():
     """lr, batch_size, seed and bf16 are declared once (TrainSettings); each step gives only the defaults
     it needs otherwise, and hands them to the loop by name."""
     from dataclasses import fields
-    from minidistil.finetune import FinetuneConfig, loop_config
-    from minidistil.teacher import TeacherSettings
-    from minidistil.train import TrainSettings
+    from minidistil.training.finetune import FinetuneConfig, loop_config
+    from minidistil.recipes.teacher import TeacherSettings
+    from minidistil.training.train import TrainSettings
     shared = [f.name for f in fields(TrainSettings)]
     assert shared == ["lr", "batch_size", "seed", "bf16"]
     for cls in (TrainConfig, FinetuneConfig, TeacherSettings):
@@ -211,6 +211,6 @@ def test_every_step_takes_the_shared_training_settings_plus_its_own():
 
 def test_the_default_teacher_keeps_its_cache_key():
     """The key names the cached teacher folder: moving the shared fields into TrainSettings must not rename it."""
-    from minidistil.teacher import TeacherSettings
+    from minidistil.recipes.teacher import TeacherSettings
     assert TeacherSettings().key() == "f248dab7"
     assert TeacherSettings(lr=1e-4).key() != "f248dab7"

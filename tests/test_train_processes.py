@@ -25,9 +25,9 @@ def run_training(out_dir: str, steps: int, accumulate: int, pause: float) -> Non
     from torch import nn
 
     from minidistil import DistilBertConfig, DistilBertForMaskedLM
-    from minidistil.masking import Masking
-    from minidistil.mlm import MLMTask
-    from minidistil.train import TrainConfig, train
+    from minidistil.data.masking import Masking
+    from minidistil.training.mlm import MLMTask
+    from minidistil.training.train import TrainConfig, train
 
     class Slow(nn.Module):  # leaves time to kill the process between two steps
         def __init__(self, task):

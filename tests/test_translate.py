@@ -8,12 +8,13 @@ import torch
 from transformers import BertConfig, BertForMaskedLM
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM, WordPieceTokenizer
-from minidistil.checkpoint import CheckpointError
-from minidistil.generate import generate
-from minidistil.seq2seq import DistilBertEncoderDecoder, load_tokenizers
-from minidistil.translate import (DistilledTranslationTask, build_model, detokenize, TranslationPipeline, TranslationTask,
-                                  TranslatorSettings, collate_pairs, encode_sources, encode_targets, make_student,
-                                  sequence_kd_targets, train_translator, trim_vocabulary)
+from minidistil.nn.checkpoint import CheckpointError
+from minidistil.nn.generate import generate
+from minidistil.nn.seq2seq import DistilBertEncoderDecoder, load_tokenizers
+from minidistil.apps.translation import TranslationPipeline
+from minidistil.data.batching import collate_pairs
+from minidistil.recipes.translator import TranslatorSettings, train_translator
+from minidistil.training.translate import DistilledTranslationTask, build_model, detokenize, TranslationTask, encode_sources, encode_targets, make_student, sequence_kd_targets, trim_vocabulary
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

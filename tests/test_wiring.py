@@ -3,9 +3,10 @@
 name and `adapt-teacher --language zh`."""
 import pytest
 
-from minidistil import pretrained, tasks, translator_cache
+from minidistil.recipes import pretrained, pretrained as translator_cache
+from minidistil.data import tasks
 from minidistil.cli import main
-from minidistil.pipelines import pipeline
+from minidistil.apps.pipelines import pipeline
 from tests.test_translate import folders, run, tiny  # noqa: F401  (the tiny folders fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")

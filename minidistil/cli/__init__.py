@@ -15,7 +15,7 @@
     torchrun --nproc-per-node 2 -m minidistil distill ...                 # the same, on 2 processes
 
 Every training command writes OUT/model (the final model with its tokenizer), and beside it
-checkpoint.pt, metrics.jsonl and loss.png (the layout of `minidistil.recipe`).
+checkpoint.pt, metrics.jsonl and loss.png (the layout of `minidistil.recipes.recipe`).
 
 Every command takes its settings as flags or from `--config settings.json`, a JSON object whose keys
 are the flag names with underscores (`{"max_steps": 200, "alpha_ce": 5.0}`); flags given on the
@@ -30,8 +30,8 @@ import sys
 from pathlib import Path
 
 from minidistil.cli import cache, deploy, finetuning, pretraining, translation
-from minidistil.data.cache import SourceError
-from minidistil.train import TrainingInterrupted
+from minidistil.utils.cache import SourceError
+from minidistil.training.train import TrainingInterrupted
 
 # Each entry adds its commands to the parser.
 COMMAND_GROUPS = [pretraining.add_commands, finetuning.add_commands, deploy.add_commands, cache.add_commands,

@@ -4,7 +4,7 @@
     python -m minidistil cache verify          # sizes and sha256 of every file against its manifest
     python -m minidistil cache remove NAME     # delete one entry (a package, teachers/minilm-mlm-1a2b3c4d)
 
-An entry is a folder of `minidistil.builds` (a fetched package; a built teacher, student, Chinese
+An entry is a folder of `minidistil.utils.builds` (a fetched package; a built teacher, student, Chinese
 encoder or translator, one level down in its group folder); its size is the disk it takes. It is
 "ok" when its manifest's files are there with their sizes, "no manifest" or "unfinished" without one (a build
 under way or interrupted: rerunning it resumes), "damaged" otherwise.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from minidistil import builds
+from minidistil.utils import builds
 from minidistil.cli.output import table
-from minidistil.data.cache import cache_dir
+from minidistil.utils.cache import cache_dir
 
 GROUPS = ("teachers", "students", "chinese", "translators")  # folders that hold entries one level down
 DOWNLOADS = ("wheels", "sdists")     # fetched archives, each checked against its pin when used

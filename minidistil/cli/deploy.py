@@ -30,8 +30,8 @@ def add_quantize(subparsers) -> None:
 
 
 def run_quantize(args) -> None:
-    from minidistil.convert import model_class
-    from minidistil.quantize import quantize
+    from minidistil.apps.convert import model_class
+    from minidistil.apps.quantize import quantize
     from minidistil.tokenizer import copy_tokenizer_files
     model_dir, out = Path(args.model), Path(args.out)
     if not (model_dir / "config.json").is_file():
@@ -60,7 +60,7 @@ def add_export_onnx(subparsers) -> None:
 
 
 def run_export_onnx(args) -> None:
-    from minidistil.onnx_export import export_folder
+    from minidistil.apps.onnx_export import export_folder
     check_output_folder(Path(args.out).parent)
     try:
         path = export_folder(args.model, args.out, args.opset)

@@ -1,14 +1,14 @@
-"""The commands that use a task: finetune, evaluate, predict (the library is minidistil.finetune)."""
+"""The commands that use a task: finetune, evaluate, predict (the library is minidistil.training.finetune)."""
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
 
-from minidistil import tasks
+from minidistil.data import kinds, tasks
 from minidistil.cli.flags import add_dataclass_flags, dataclass_from_args
 from minidistil.cli.output import check_device, check_output_folder
-from minidistil.finetune import (MODEL_DIR, FinetuneConfig, cross_validate, evaluate, finetune, grid_search,
+from minidistil.training.finetune import (MODEL_DIR, FinetuneConfig, cross_validate, evaluate, finetune, grid_search,
                                  load_model, load_tokenizer, metrics_table)
 
 # The FinetuneConfig fields that change how examples are read and scored, not how a model trains.
@@ -25,7 +25,7 @@ def add_task_flags(p) -> None:
     p.add_argument("--task", default="sentiment",
                    help=f"a registered task, one of {sorted(tasks.REGISTRY)}, or your own .csv/.jsonl file "
                         f"(default: sentiment)")
-    p.add_argument("--kind", default="sequence", choices=tasks.KINDS,
+    p.add_argument("--kind", default="sequence", choices=kinds.Names(finetuned=True),
                    help="for a file: which head reads it (default: sequence)")
     p.add_argument("--text-column", default="text", help="for a file: the column of the text (default: text)")
     p.add_argument("--label-column", default="label", help="for a file: the column of the label (default: label)")
@@ -134,9 +134,8 @@ def add_predict(subparsers) -> None:
 
 
 def run_predict(args) -> None:
-    from minidistil import kinds
-    from minidistil.convert import model_class
-    from minidistil.pipelines import pipeline
+    from minidistil.apps.convert import model_class
+    from minidistil.apps.pipelines import pipeline
     lines = args.texts if args.texts else sys.stdin
     texts = [line.strip() for line in lines if line.strip()]
     if not texts:

@@ -14,7 +14,9 @@ How a field becomes a flag: `max_steps` -> `--max-steps`; a bool -> `--x / --no-
 a flag of type X that defaults to None (for a number, the word `none` sets None); `Literal["a", "b"]`
 -> a choice; a fixed-size tuple such as `tuple[float, float]` -> that many values (`--betas 0.9 0.98`);
 `tuple[int, ...]` -> comma-separated (`--student-layers 0,2,5`); a field that is itself a dataclass
-adds its own fields' flags, with the defaults of the outer field.
+adds its own fields' flags, with the defaults of the outer field; a field declared with
+`field(..., metadata={"flags": False})` gets no flag (code sets it: the translator's Chinese encoder comes
+with its preset).
 """
 from __future__ import annotations
 
@@ -60,13 +62,33 @@ def parse_settings(cls, description: str, argv=None, *, only=None, **defaults):
     return dataclass_from_args(cls, args, **{k: v for k, v in defaults.items() if not hasattr(args, k)})
 
 
-def apply_preset(settings, preset):
-    """`settings` parsed from flags, on top of `preset` (an instance of the same dataclass): a field left
-    at the dataclass's own default takes the preset's value, a field set by a flag keeps it."""
-    from dataclasses import fields, replace
-    plain = type(settings)()
-    return replace(settings, **{f.name: getattr(preset, f.name) for f in fields(settings)
-                                if getattr(settings, f.name) == getattr(plain, f.name)})
+def apply_preset(settings, preset, given: set[str]):
+    """`settings` parsed from flags, on top of `preset` (an instance of the same dataclass): a field whose
+    flag the user typed keeps its value, even when that value equals the default; every other field takes
+    the preset's. `given` is `given_flags(args)`: which flags were typed, not which values differ."""
+    return replace(settings, **{f.name: getattr(preset, f.name) for f in fields(settings) if f.name not in given})
+
+
+def given_flags(args: argparse.Namespace) -> set[str]:
+    """The fields whose flags were typed on the command line (recorded by the flags' actions)."""
+    return set(getattr(args, GIVEN, ()))
+
+
+GIVEN = "_flags_given"  # the Namespace attribute where the actions below record the flags typed
+
+
+class _Store(argparse.Action):
+    """argparse's plain store, also recording that the flag was typed."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, GIVEN, getattr(namespace, GIVEN, set()) | {self.dest})
+
+
+class _StoreBool(argparse.BooleanOptionalAction):
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        setattr(namespace, GIVEN, getattr(namespace, GIVEN, set()) | {self.dest})
 
 
 def flat_fields(settings) -> dict:
@@ -122,7 +144,8 @@ def _field_default(f, instance):
 def _add_flags(parser, cls, instance, skip: set, only, defaults: dict) -> None:
     helps, hints = field_help(cls), typing.get_type_hints(cls)
     for f in fields(cls):
-        if f.name in skip or (only is not None and f.name not in only and not is_dataclass(hints[f.name])):
+        if f.name in skip or f.metadata.get("flags") is False or (
+                only is not None and f.name not in only and not is_dataclass(hints[f.name])):
             continue
         default = defaults.get(f.name, _field_default(f, instance))
         if is_dataclass(hints[f.name]):
@@ -134,26 +157,29 @@ def _add_flags(parser, cls, instance, skip: set, only, defaults: dict) -> None:
         if kind is not hints[f.name] and kind in (int, float):
             kind = _or_none(kind)  # `--train-limit none` sets None back
         if kind is bool:  # BooleanOptionalAction adds "(default: ...)" itself
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+            parser.add_argument(flag, action=_StoreBool, default=default, help=text)
             continue
         origin, args = typing.get_origin(kind), typing.get_args(kind)
         if origin is tuple and args[-1] is Ellipsis:  # typed, and shown, comma-separated
             shown = ",".join(map(str, default)) if default is not None else None
-            parser.add_argument(flag, type=comma_separated(args[0]), default=default, metavar="A,B,...",
+            parser.add_argument(flag, action=_Store, type=comma_separated(args[0]), default=default, metavar="A,B,...",
                                 help=f"{text} (default: {shown})")
         elif origin is tuple:
-            parser.add_argument(flag, type=args[0], nargs=len(args), default=default,
+            parser.add_argument(flag, action=_Store, type=args[0], nargs=len(args), default=default,
                                 help=f"{text} (default: {' '.join(map(str, default))})")
         elif origin is typing.Literal:
-            parser.add_argument(flag, type=type(args[0]), choices=args, default=default, help=f"{text} (default: {default})")
+            parser.add_argument(flag, action=_Store, type=type(args[0]), choices=args, default=default,
+                                help=f"{text} (default: {default})")
         else:
-            parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: {default})")
+            parser.add_argument(flag, action=_Store, type=kind, default=default, help=f"{text} (default: {default})")
 
 
 def _flag_values(cls, args, instance) -> dict:
     hints = typing.get_type_hints(cls)
     values = {}
     for f in fields(cls):
+        if f.metadata.get("flags") is False:  # set in code (say, by a preset), never from a flag
+            continue
         if is_dataclass(hints[f.name]):
             nested = _field_default(f, instance)
             values[f.name] = replace(nested, **_flag_values(hints[f.name], args, nested))

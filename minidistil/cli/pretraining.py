@@ -1,6 +1,6 @@
 """The commands that make a corpus and train on it: prepare-data, pretrain, adapt-teacher, distill.
 
-Each training command is one call of `minidistil.recipe`; its flags are the fields of that step's
+Each training command is one call of `minidistil.recipes.recipe`; its flags are the fields of that step's
 settings dataclass and of `TrainConfig` (`minidistil.cli.flags`).
 """
 from __future__ import annotations
@@ -10,14 +10,14 @@ import json
 import os
 from pathlib import Path
 
-from minidistil.checkpoint import MODEL_DIR, CheckpointError
+from minidistil.nn.checkpoint import MODEL_DIR, CheckpointError
 from minidistil.cli.flags import add_dataclass_flags, dataclass_from_args
 from minidistil.cli.output import check_device, check_input_files, check_output_folder, table
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus, read_documents
-from minidistil.distill import DistillLoss
-from minidistil.recipe import (DistillSettings, PretrainSettings, TeacherSettings, adapt_teacher, check_corpus,
+from minidistil.training.distill import DistillLoss
+from minidistil.recipes.recipe import (DistillSettings, PretrainSettings, TeacherSettings, adapt_teacher, check_corpus,
                                distill, pretrain)
-from minidistil.train import TrainConfig
+from minidistil.training.train import TrainConfig
 
 # Where a command's training settings start other than at TrainConfig's defaults.
 TRAINING_DEFAULTS = {
@@ -55,7 +55,7 @@ def add_prepare_data(subparsers) -> None:
 
 
 def run_prepare_data(args) -> None:
-    from minidistil import WordPieceTokenizer
+    from minidistil.tokenizer import WordPieceTokenizer
     from minidistil.data import sources
     if args.input and args.corpus:
         raise ValueError("give either --input (your files) or --corpus (registry corpora), not both")
@@ -129,11 +129,11 @@ def add_adapt_teacher(subparsers) -> None:
                    help="keep checkpoint.pt and checkpoint.prev.pt beside the finished model (default: removed "
                         "once the model is written, to save disk)")
     p.add_argument("--language", choices=["en", "zh"], default="en",
-                   help="zh: the Chinese encoder and its distilled student (minidistil.chinese), built once "
+                   help="zh: the Chinese encoder and its distilled student (minidistil.recipes.chinese), built once "
                         "into the data cache with their own settings (default: en)")
     p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu",
                    help="with --language zh: gpu builds the Chinese encoder and student for about six passes over "
-                        "the corpus instead of about one (minidistil.chinese.PRESETS; default: cpu)")
+                        "the corpus instead of about one (minidistil.recipes.chinese.PRESETS; default: cpu)")
     add_dataclass_flags(p, TeacherSettings)
     p.set_defaults(func=run_adapt_teacher)
 
@@ -192,7 +192,7 @@ def run_adapt_teacher(args) -> None:
 
 
 def run_distill(args) -> None:
-    from minidistil import DistilBertForMaskedLM
+    from minidistil.nn.heads import DistilBertForMaskedLM
     # A flag that only shapes the KL term says nothing once --alpha-ce 0 turns it off: refuse it
     # (DistillLoss itself refuses a temperature with alpha_ce 0, for library callers too).
     if args.restrict_ce_to_mask and args.alpha_ce == 0:
@@ -222,7 +222,7 @@ DEFAULT_STUDENT_FLAGS = {"device", "progress", "no_wait", "out", "command", "fun
 
 def run_default_student(args) -> None:
     """`distill` with no --out: build (or find) the default student in the cache and print its report."""
-    from minidistil import pretrained
+    from minidistil.recipes import pretrained
     sub = args.subparser
     changed = [a.option_strings[0] for a in sub._actions
                if a.dest not in DEFAULT_STUDENT_FLAGS and a.option_strings and getattr(args, a.dest) != sub.get_default(a.dest)]
@@ -258,8 +258,8 @@ def run_chinese(args) -> None:
     """`adapt-teacher --language zh`: the cached Chinese encoder, then the student distilled from it."""
     if args.out or args.data or args.teacher:
         raise ValueError("--language zh builds the cached Chinese encoder and student; drop --out, --data and "
-                         "--teacher (their settings are minidistil.chinese.ChineseSettings)")
-    from minidistil import chinese, pretrained
+                         "--teacher (their settings are minidistil.recipes.chinese.ChineseSettings)")
+    from minidistil.recipes import chinese, pretrained
     teacher_settings, student_settings = chinese.PRESETS[args.preset]
     teacher_folder = pretrained.chinese_dir(teacher_settings, no_wait=args.no_wait, progress=args.progress,
                                             device=args.device)

@@ -8,11 +8,11 @@ from minidistil.cli.output import table
 
 
 def add_commands(subparsers) -> None:
-    from minidistil.translate import TranslatorSettings
+    from minidistil.recipes.translator import TranslatorSettings
     p = subparsers.add_parser("train-translator", help="train a Chinese -> English translator",
                               description="Train one variant (random, decoder-warm, warm, student) on the "
                                           "parallel pairs. Without --out, builds the default translator once "
-                                          "per machine into the cache (minidistil.translate.translator_dir).")
+                                          "per machine into the cache (minidistil.recipes.pretrained.translator_dir).")
     p.add_argument("--out", help="the run's folder (model/, checkpoint.pt, metrics.jsonl, results.json); "
                                  "run again to resume. Default: the cache")
     p.add_argument("--teacher", help="student: the teacher translator folder (default: the cached warm one)")
@@ -20,7 +20,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--config", help="settings as JSON (flag names with underscores)")
     p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu",
                    help="gpu: longer training, bigger batches, bf16, and the GPU preset's Chinese encoder "
-                        "(minidistil.translate.PRESETS); flags given beside it override it (default: cpu)")
+                        "(minidistil.recipes.translator.PRESETS); flags given beside it override it (default: cpu)")
     add_dataclass_flags(p, TranslatorSettings)
     p.set_defaults(func=run_train_translator)
 
@@ -36,17 +36,15 @@ def add_commands(subparsers) -> None:
 
 
 def run_train_translator(args) -> None:
-    from minidistil import chinese
-    from minidistil.cli.flags import apply_preset
-    from minidistil.translate import PRESETS, TranslatorSettings, train_translator
-    from minidistil.pretrained import translator_dir, translator_folders
-    settings = apply_preset(dataclass_from_args(TranslatorSettings, args), PRESETS[args.preset])
-    encoder = chinese.PRESETS[args.preset][0]
+    from minidistil.cli.flags import apply_preset, given_flags
+    from minidistil.recipes.pretrained import translator_dir, translator_folders
+    from minidistil.recipes.translator import PRESETS, TranslatorSettings, train_translator
+    # The preset carries its Chinese encoder (`settings.encoder`), which no flag sets.
+    settings = apply_preset(dataclass_from_args(TranslatorSettings, args), PRESETS[args.preset], given_flags(args))
     if args.out is None:
-        print(table({"translator": translator_dir(settings, encoder_settings=encoder, device=args.device)}))
+        print(table({"translator": translator_dir(settings, device=args.device)}))
         return
-    folders = {"teacher_folder": args.teacher} if args.teacher else \
-        translator_folders(settings, encoder_settings=encoder, device=args.device)
+    folders = {"teacher_folder": args.teacher} if args.teacher else translator_folders(settings, device=args.device)
     report = train_translator(settings, args.out, **folders, device=args.device)
     print(table({"model": f"{args.out}/model", "steps": report["max_steps"],
                  "training (s)": report["train_seconds"], "validation BLEU": report.get("bleu", "-"),
@@ -55,8 +53,8 @@ def run_train_translator(args) -> None:
 
 
 def run_translate(args) -> None:
-    from minidistil.translate import TranslationPipeline
-    from minidistil.pretrained import translator_dir
+    from minidistil.apps.translation import TranslationPipeline
+    from minidistil.recipes.pretrained import translator_dir
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
     translate = TranslationPipeline(args.model or translator_dir(), batch_size=args.batch_size)
     for out in translate(texts, num_beams=args.num_beams, max_length=args.max_length):

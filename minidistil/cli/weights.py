@@ -1,4 +1,4 @@
-"""The converter's command line (`python weights_convert.py ...`); the logic lives in minidistil/convert.py.
+"""The converter's command line (`python weights_convert.py ...`); the logic lives in minidistil/apps/convert.py.
 
     python weights_convert.py bert-to-distilbert TEACHER_DIR out/teacher        # BERT folder -> DistilBERT folder
     python weights_convert.py extract-student out/teacher out/student --layers 0,2,5
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from minidistil import DistilBertForMaskedLM
-from minidistil.convert import STUDENT_LAYERS, bin_to_safetensors, check, extract_student, model_class
+from minidistil.nn.heads import DistilBertForMaskedLM
+from minidistil.apps.convert import STUDENT_LAYERS, bin_to_safetensors, check, extract_student, model_class
 from minidistil.tokenizer import copy_tokenizer_files
 
 

@@ -8,7 +8,7 @@
    frequencies are counted (for `mlm_smoothing`). It streams: memory stays flat as the corpus grows.
 3. `TokenCorpus` reads that folder back, memory-mapped.
 4. Training draws batches of chunks of similar length from `TokenCorpus.lengths`, each padded only
-   to its own longest chunk (`minidistil.batching`).
+   to its own longest chunk (`minidistil.data.batching`).
 
     >>> prepare_corpus(sources.corpus(), tokenizer, "runs/corpus", progress=True)
     >>> corpus = TokenCorpus("runs/corpus")
@@ -18,7 +18,7 @@
 The folder holds four files, plus the tokenizer's own (`vocab.txt` and its settings, written by its
 `save_pretrained`, so that a model trained on the corpus can be saved with the tokenizer that made
 its ids). The folder is written beside its final place and renamed into place only once it reads
-back (`minidistil.fsutil.replace_folder`): a preparation that fails leaves the previous corpus, or
+back (`minidistil.utils.fsutil.replace_folder`): a preparation that fails leaves the previous corpus, or
 no folder at all, as it was. A folder without `meta.json` is not a corpus and is refused:
 
 | file | content |
@@ -39,7 +39,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from minidistil.fsutil import replace_folder
+from minidistil.utils.fsutil import replace_folder
 
 FORMAT = "minidistil-corpus-1"
 
@@ -340,7 +340,7 @@ def check_corpus(corpus: TokenCorpus) -> None:
                          f"which saves the vocabulary beside the ids")
 
 
-def check_vocabulary(model: nn.Module, corpus, what: str = "model") -> None:
+def check_vocabulary(model, corpus, what: str = "model") -> None:
     """A corpus tokenized with another vocabulary would silently train on garbage: refuse it."""
     if corpus.vocab_size != model.config.vocab_size:
         raise ValueError(f"the corpus in {corpus.folder} was prepared with a {corpus.vocab_size}-token vocabulary "

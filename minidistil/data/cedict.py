@@ -74,9 +74,21 @@ def parse(lines) -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
+def text() -> str:
+    """The pinned CC-CEDICT as text: the one reader of the file (the word-by-word dictionary here, and the
+    character map and glosses of `minidistil.data.chinese`, all parse this)."""
+    path = dictionary_file()
+    raw = gzip.decompress(path.read_bytes())
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise sources.SourceError(f"{path} is not UTF-8 at byte {e.start} of its decompressed text; delete it and "
+                                  f"run again to fetch the pinned file") from None
+
+
+@lru_cache(maxsize=1)
 def load() -> dict[str, str]:
-    with gzip.open(dictionary_file(), "rt", encoding="utf-8") as f:
-        return parse(f)
+    return parse(text().splitlines())
 
 
 class WordByWord:

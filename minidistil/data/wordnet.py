@@ -1,11 +1,11 @@
 """WordNet 3.0 from the Debian package wordnet-base, pinned by version and sha256.
 
 WordNet's data files list every synset (a set of synonyms) with its gloss: a definition, then
-example sentences in double quotes. We read them to derive two tasks (see `minidistil.tasks`):
+example sentences in double quotes. We read them to derive two tasks (see `minidistil.data.tasks`):
 multiple choice (which of four definitions is this word's) and extractive QA (which word in these
 example sentences does this definition describe).
 
-The .deb is fetched once and unpacked in Python by `minidistil.debian` (pinned by sha256); its
+The .deb is fetched once and unpacked in Python by `minidistil.data.debian` (pinned by sha256); its
 data files are kept in `sources.cache_dir()/wordnet-base-3.0-37/`.
 
     >>> synsets = wordnet.synsets()              # 117,659 synsets

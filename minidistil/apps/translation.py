@@ -1,0 +1,63 @@
+"""The translation pipeline: transformers' call shape over a translator folder.
+
+    >>> translate = pipeline("translation_zh_to_en", model=pretrained.translator_dir())
+    >>> translate(["打开文件"])
+    [{'translation_text': 'Open file'}]
+
+It is registered in `minidistil.apps.pipelines` like every other pipeline, under transformers' task
+name; a translator folder keeps two tokenizers (source and target), which it reads itself.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from minidistil.nn.seq2seq import DistilBertEncoderDecoder, load_tokenizers
+from minidistil.training.translate import translate_texts
+
+TASK = "translation_zh_to_en"  # transformers' name for the task
+
+
+class TranslationPipeline:
+    """transformers' translation pipeline call shape: `pipe("…")` or `pipe([...], num_beams=4,
+    max_length=64, batch_size=8)` -> `[{"translation_text": "…"}, ...]`. `model` is a translator
+    folder, or a loaded DistilBertEncoderDecoder with `tokenizers=(source, target)`."""
+
+    task = TASK
+
+    def __init__(self, model, tokenizers=None, batch_size: int = 8, max_length: int | None = None,
+                 device: str = "cpu"):
+        self.defaults = {}
+        if isinstance(model, (str, Path)):
+            folder = Path(model)
+            model = DistilBertEncoderDecoder.from_pretrained(folder)
+            tokenizers = tokenizers or load_tokenizers(folder)
+            if (folder / "translator.json").is_file():
+                self.defaults = json.loads((folder / "translator.json").read_text())
+        if not isinstance(model, DistilBertEncoderDecoder) or tokenizers is None:
+            raise ValueError("pass a translator folder, or a DistilBertEncoderDecoder with tokenizers=(source, target)")
+        self.model = model.to(device).eval()
+        self.source_tokenizer, self.target_tokenizer = tokenizers
+        self.batch_size, self.max_length = batch_size, max_length
+
+    @classmethod
+    def from_folder(cls, model_class, folder, tokenizer=None, batch_size=8, max_length=None):
+        """`minidistil.pipeline("translation_zh_to_en", model=folder)`: the folder's own two tokenizers."""
+        return cls(folder, tokenizer, batch_size, max_length)
+
+    def __call__(self, texts, num_beams: int | None = None, max_length: int | None = None,
+                 batch_size: int | None = None) -> list[dict]:
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise TypeError(f"translate a string or a list of strings, got {type(texts).__name__}")
+        # `is None`, not `or`: num_beams=0 is a mistake to report, not a request for the default.
+        if max_length is None:
+            max_length = self.max_length if self.max_length is not None else self.defaults.get("max_target_length", 64) + 1
+        if num_beams is None:
+            num_beams = self.defaults.get("num_beams", 4)
+        outputs = translate_texts(self.model, self.source_tokenizer, self.target_tokenizer, list(texts),
+                                  num_beams=num_beams, max_length=max_length,
+                                  batch_size=self.batch_size if batch_size is None else batch_size,
+                                  max_source_length=self.defaults.get("max_source_length"))
+        return [{"translation_text": t} for t in outputs]

@@ -1,0 +1,320 @@
+"""The decoder of the translator, written out like model.py: BERT with causal self-attention,
+cross-attention over the encoder's states, and its MLM head as the output layer.
+
+This is what Rothe, Narayan and Severyn (2020) warm-start from a BERT checkpoint, and what
+transformers builds as `BertLMHeadModel(is_decoder=True, add_cross_attention=True)`. One block:
+
+    x = LN(x + SelfAttention(x, causal))            keys: attention.self.*, attention.output.*
+    x = LN(x + CrossAttention(x, encoder states))   keys: crossattention.self.*, crossattention.output.*
+    x = LN(x + FFN(x))                              keys: intermediate.dense, output.dense, output.LayerNorm
+
+post-LN as BERT. Module names are transformers' (`bert.encoder.layer.0.crossattention.self.query`,
+`cls.predictions.transform.dense`: the stack is called "encoder" inside BERT even when it decodes),
+so `state_dict()` keys equal `BertLMHeadModel`'s and a BERT checkpoint loads by name. Only the
+cross-attention is new when warm-starting.
+
+The key/value cache (`past`) is the fast path of generation: each layer keeps the keys and values
+of the tokens already decoded, and the cross-attention's keys and values of the encoder states,
+computed once. `minidistil.nn.generate` proves it equal to recomputing every position each step.
+
+Shape legend (as model.py): B batch, T decoder tokens, S encoder tokens, P past tokens, C width,
+H heads, D head size, F FFN size, V output vocabulary, L layers.
+
+    >>> dec = BertDecoder(DecoderConfig(vocab_size=41, hidden_size=12, num_attention_heads=3))
+    >>> memory = torch.randn(2, 5, 12)
+    >>> dec(torch.tensor([[1, 7], [1, 9]]), memory).logits.shape
+    torch.Size([2, 2, 41])
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from minidistil.nn.model import LayerNorm, gelu, init_bert_weights
+
+
+@dataclass
+class DecoderConfig:
+    """A BERT decoder's settings, under BERT's config.json names (transformers' BertConfig)."""
+    vocab_size: int = 30522               # V, the output (target-language) vocabulary
+    hidden_size: int = 768                # C, the width
+    num_hidden_layers: int = 6            # L, decoder blocks
+    num_attention_heads: int = 12         # H; must divide hidden_size
+    intermediate_size: int = 3072         # F, the FFN's inner size (not the width)
+    hidden_act: str = "gelu"              # "gelu" (exact erf, as transformers) or "relu"
+    hidden_dropout_prob: float = 0.1      # on embeddings and each sublayer's output
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512    # longest target the position table covers
+    type_vocab_size: int = 2              # BERT's segment table; the decoder always adds row 0
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    tie_word_embeddings: bool = True      # the output projection shares the token embedding
+    cross_attention_hidden_size: int | None = None  # the encoder's width, when it differs (None: the same)
+    impl: str = "fast"                    # ours: "math" (equations written out) or "fast" (fused kernels)
+
+    def __post_init__(self):
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"decoder config.{name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"decoder config.num_attention_heads ({self.num_attention_heads}) must divide "
+                             f"hidden_size ({self.hidden_size}) evenly")
+        if self.hidden_act not in ("gelu", "relu"):
+            raise ValueError(f"decoder config.hidden_act must be 'gelu' or 'relu', got {self.hidden_act!r}")
+        if self.impl not in ("math", "fast"):
+            raise ValueError(f"decoder config.impl must be 'math' or 'fast', got {self.impl!r}")
+        if not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(f"decoder config.pad_token_id must be below vocab_size ({self.vocab_size}), "
+                             f"got {self.pad_token_id}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    def to_dict(self) -> dict:
+        """config.json as transformers reads a BERT decoder with cross-attention."""
+        return {**asdict(self), "model_type": "bert", "is_decoder": True, "add_cross_attention": True,
+                "architectures": ["BertLMHeadModel"]}
+
+    @classmethod
+    def from_dict(cls, d: dict, **overrides) -> "DecoderConfig":
+        if d.get("model_type", "bert") != "bert":
+            raise ValueError(f"a decoder config has model_type 'bert', got {d['model_type']!r}")
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in d.items() if k in known},
+                      **{k: v for k, v in overrides.items() if v is not None}})
+
+    def __str__(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def activate(x: torch.Tensor, config: DecoderConfig) -> torch.Tensor:
+    return gelu(x, config.impl) if config.hidden_act == "gelu" else torch.relu(x)
+
+
+def masked_attention(q, k, v, keep, impl: str, dropout_p: float = 0.0):
+    """softmax(q k^T / sqrt(D)) v over the keys where `keep` is True. q: (B, H, T, D); k, v: (B, H, S, D);
+    keep: bool, broadcastable to (B, H, T, S), or None. Masked scores get finfo.min, as model.attention."""
+    if impl == "math":
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, D) @ (B, H, D, S) -> (B, H, T, S)
+        if keep is not None:
+            scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
+        weights = F.dropout(scores.softmax(dim=-1), dropout_p, training=dropout_p > 0)
+        return weights @ v  # (B, H, T, S) @ (B, H, S, D) -> (B, H, T, D)
+    bias = None if keep is None else torch.zeros(keep.shape, dtype=q.dtype, device=q.device).masked_fill(
+        ~keep, torch.finfo(q.dtype).min)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
+
+
+class AttentionProjections(nn.Module):
+    """transformers' `BertSelfAttention`: the query, key and value projections (the attention itself is
+    `masked_attention`). Keys and values may come from another sequence (cross-attention)."""
+
+    def __init__(self, config: DecoderConfig, kv_width: int):
+        super().__init__()
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(kv_width, config.hidden_size)
+        self.value = nn.Linear(kv_width, config.hidden_size)
+
+
+class SublayerOutput(nn.Module):
+    """transformers' `BertSelfOutput` / `BertOutput`: LN(x + dropout(dense(y))), the post-LN residual."""
+
+    def __init__(self, config: DecoderConfig, width_in: int):
+        super().__init__()
+        self.dense = nn.Linear(width_in, config.hidden_size)
+        self.LayerNorm = LayerNorm(config.hidden_size, config.impl, config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, y, x):
+        return self.LayerNorm(x + self.dropout(self.dense(y)))
+
+
+class Attention(nn.Module):
+    """Multi-head attention and its residual: causal self-attention, or cross-attention over `memory`."""
+
+    def __init__(self, config: DecoderConfig, kv_width: int):
+        super().__init__()
+        self.config = config
+        self.self = AttentionProjections(config, kv_width)  # transformers' name, hence `self.self`
+        self.output = SublayerOutput(config, config.hidden_size)
+
+    def split_heads(self, x):
+        B, T, _ = x.shape
+        return x.view(B, T, self.config.num_attention_heads, self.config.head_dim).transpose(1, 2)  # -> (B, H, T, D)
+
+    def forward(self, x, keep, memory=None, cache=None):
+        """x: (B, T, C). Self-attention when memory is None: keys and values from x, appended to the
+        cached (k, v) of the P tokens before. Cross-attention otherwise: keys and values of memory
+        (B, S, C_enc), or the cached ones. keep: bool broadcastable to (B, 1, T, P + T) or (B, 1, 1, S).
+        Returns (output (B, T, C), the (k, v) to cache)."""
+        B, T, C = x.shape
+        q = self.split_heads(self.self.query(x))
+        if memory is None:
+            k, v = self.split_heads(self.self.key(x)), self.split_heads(self.self.value(x))
+            if cache is not None:
+                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)  # (B, H, P + T, D)
+        elif cache is not None:
+            k, v = cache  # the encoder states do not change while decoding: projected once
+        else:
+            k, v = self.split_heads(self.self.key(memory)), self.split_heads(self.self.value(memory))  # (B, H, S, D)
+        p = self.config.attention_probs_dropout_prob if self.training else 0.0
+        y = masked_attention(q, k, v, keep, self.config.impl, p)
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, H, T, D) -> (B, T, C)
+        return self.output(y, x), (k, v)
+
+
+class FFNIn(nn.Module):
+    """transformers' `BertIntermediate`: activation(dense(x)), (.., C) -> (.., F)."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.config = config
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+
+    def forward(self, x):
+        return activate(self.dense(x), self.config)
+
+
+class DecoderBlock(nn.Module):
+    """Post-LN: x = LN(x + SelfAttn(x)); x = LN(x + CrossAttn(x, memory)); x = LN(x + FFN(x))."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.attention = Attention(config, config.hidden_size)
+        self.crossattention = Attention(config, config.cross_attention_hidden_size or config.hidden_size)
+        self.intermediate = FFNIn(config)
+        self.output = SublayerOutput(config, config.intermediate_size)
+
+    def forward(self, x, self_keep, memory, memory_keep, cache=None):
+        x, self_kv = self.attention(x, self_keep, cache=None if cache is None else cache[0])
+        x, cross_kv = self.crossattention(x, memory_keep, memory=memory, cache=None if cache is None else cache[1])
+        x = self.output(self.intermediate(x), x)
+        return x, (self_kv, cross_kv)
+
+
+class DecoderEmbeddings(nn.Module):
+    """token + position + token type 0 (BERT's segment table, kept so that BERT weights load by
+    name), then LayerNorm and dropout. Positions continue after the P cached tokens."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = LayerNorm(config.hidden_size, config.impl, config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids, past_length: int = 0):
+        B, T = input_ids.shape
+        positions = torch.arange(past_length, past_length + T, device=input_ids.device)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
+        return self.dropout(self.LayerNorm(x))
+
+
+class DecoderStack(nn.Module):
+    """transformers' `BertEncoder` (its name even in a decoder): the list of blocks."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(DecoderBlock(config) for _ in range(config.num_hidden_layers))
+
+
+class DecoderBody(nn.Module):
+    """transformers' `BertModel` without the pooler: embeddings and the blocks."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.embeddings = DecoderEmbeddings(config)
+        self.encoder = DecoderStack(config)
+
+
+class PredictionTransform(nn.Module):
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.config = config
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = LayerNorm(config.hidden_size, config.impl, config.layer_norm_eps)
+
+    def forward(self, x):
+        return self.LayerNorm(activate(self.dense(x), self.config))
+
+
+class Predictions(nn.Module):
+    """BERT's MLM head, here the next-token head: decoder(LN(act(dense(h)))) + bias. `bias` and
+    `decoder.bias` are one parameter (transformers saves both keys); `decoder.weight` is tied to the
+    token embedding when config.tie_word_embeddings."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.transform = PredictionTransform(config)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.decoder.bias = self.bias
+
+    def forward(self, h):
+        return self.decoder(self.transform(h))  # (.., C) -> (.., V)
+
+
+class LMHead(nn.Module):
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.predictions = Predictions(config)
+
+
+class DecoderOutput(NamedTuple):
+    logits: torch.Tensor                  # (B, T, V), or (B, 1, V) with last_only
+    past: tuple | None = None             # per layer ((self k, v), (cross k, v)), each (B, H, *, D)
+    last_hidden_state: torch.Tensor | None = None  # (B, T, C)
+
+
+class BertDecoder(nn.Module):
+    """transformers' `BertLMHeadModel(is_decoder=True, add_cross_attention=True)`, its keys included."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__()
+        self.config = config
+        self.bert = DecoderBody(config)
+        self.cls = LMHead(config)
+        init_bert_weights(self, config.initializer_range)
+        nn.init.zeros_(self.cls.predictions.bias)
+        self.tie_weights()
+
+    def tie_weights(self) -> None:
+        if self.config.tie_word_embeddings:
+            self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
+
+    def forward(self, input_ids, memory, memory_mask=None, attention_mask=None, past=None,
+                last_only: bool = False) -> DecoderOutput:
+        """input_ids: (B, T) target tokens (with past: only the new ones); memory: (B, S, C) encoder
+        states; memory_mask: (B, S), 1 real, 0 pad; attention_mask: (B, P + T) over the decoder tokens,
+        1 real, 0 pad (None: all real). last_only projects only the last position onto the vocabulary,
+        all that a decoding step reads."""
+        B, T = input_ids.shape
+        P = 0 if past is None else past[0][0][0].shape[2]
+        if P + T > self.config.max_position_embeddings:
+            raise ValueError(f"the decoder input has {P + T} tokens but the position table holds "
+                             f"{self.config.max_position_embeddings}; lower max_length")
+        # Token i sees tokens 0..i (causal) that are not padding; the encoder's padding is never seen.
+        causal = torch.ones(T, P + T, dtype=torch.bool, device=input_ids.device).tril(diagonal=P)  # (T, P + T)
+        self_keep = causal[None, None] if attention_mask is None else \
+            causal[None, None] & attention_mask.bool()[:, None, None, :]  # (B, 1, T, P + T)
+        if past is not None and T == 1 and attention_mask is None:
+            self_keep = None  # one new token may see everything before it
+        memory_keep = None if memory_mask is None else memory_mask.bool()[:, None, None, :]  # (B, 1, 1, S)
+        x = self.bert.embeddings(input_ids, P)  # (B, T) -> (B, T, C)
+        new_past = []
+        for i, block in enumerate(self.bert.encoder.layer):
+            x, kv = block(x, self_keep, memory, memory_keep, None if past is None else past[i])
+            new_past.append(kv)
+        h = x[:, -1:] if last_only else x
+        return DecoderOutput(self.cls.predictions(h), tuple(new_past), x)

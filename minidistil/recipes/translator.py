@@ -1,0 +1,212 @@
+"""The default translators: their settings, their build into the data cache, and where each is cached.
+
+The variants (`TranslatorSettings.variant`) are the rows of Rothe et al.'s table, and one more:
+
+| variant | encoder | decoder |
+|---|---|---|
+| `random` | random, the Chinese encoder's shape and vocabulary | random, the English teacher's shape |
+| `decoder-warm` | random | the English encoder's layers (cross-attention new) |
+| `warm` | the Chinese encoder (`minidistil.recipes.pretrained.chinese_dir`) | the English encoder's layers |
+| `student` | the `warm` translator's | its layers `decoder_layers` (default 0, 2, 5), distilled |
+
+The English encoder (`english`) is the released all-MiniLM-L6-v2 by default, or the project's MLM
+teacher built from it (`english="teacher"`). The training pieces are in `minidistil.training.translate`.
+
+The levers on CPU time: an output vocabulary trimmed to the English tokens the training targets use
+(`trim_vocab`; the projection onto 30,522 rows is most of a small decoder's step), fewer decoder
+layers (`decoder_layers`), capped lengths (`max_source_length`, `max_target_length`), and the
+key/value cache when generating. `python bench/translate_levers.py` times them.
+
+    >>> folder = pretrained.translator_dir()   # built once per machine into the cache
+    >>> translate = pipeline("translation_zh_to_en", model=folder)
+    >>> translate(["打开文件"], num_beams=4)
+    [{'translation_text': '...'}]
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from minidistil.data.batching import collate_pairs
+from minidistil.nn.seq2seq import DistilBertEncoderDecoder, load_tokenizers
+from minidistil.data import sources
+from minidistil.recipes import defaults
+from minidistil.recipes.chinese import PRESETS as ENCODER_PRESETS, ChineseSettings
+from minidistil.recipes.defaults import BuildSettings
+from minidistil.recipes.teacher import TeacherSettings
+from minidistil.tokenizer import WordPieceTokenizer
+from minidistil.training.train import TrainConfig, train
+from minidistil.training.translate import (DistilledTranslationTask, PairExamples, TranslationTask, build_model,
+                                           encode_sources, encode_targets, evaluate, layers, seconds_per_step,
+                                           sequence_kd_targets, trim_vocabulary)
+
+VARIANTS = ("random", "decoder-warm", "warm", "student")
+
+
+@dataclass(frozen=True)
+class TranslatorSettings(BuildSettings):
+    encoder: ChineseSettings = field(default_factory=ChineseSettings, metadata={"flags": False})  # the Chinese encoder it reads with
+    variant: str = "warm"             # random | decoder-warm | warm | student (see the module doc)
+    english: str = "minilm"           # the decoder's source: "minilm" (released all-MiniLM-L6-v2) or "teacher" (MLM-adapted, built first)
+    decoder_layers: str = ""          # warm decoders: the layers kept, "0,2,5"; "" all (student default: "0,2,5")
+    trim_vocab: bool = True           # output vocabulary: only the English tokens the training targets use
+    max_source_length: int = 64       # tokens per source, [CLS] and [SEP] included; longer ones are cut
+    max_target_length: int = 64       # tokens per target, the end token included
+    max_steps: int = 2700             # optimizer steps, when minutes is 0 (bitwise reproducible with the seed)
+    minutes: float = 0.0              # > 0: the steps that fit this many minutes, timed once on this machine
+    batch_size: int = 32
+    lr: float = 3e-4
+    warmup: float = 0.05
+    label_smoothing: float = 0.1      # Vaswani et al. 2017
+    kd_alpha: float = 0.5             # student: weight of word-level KD; 1 - kd_alpha on cross-entropy
+    kd_temperature: float = 1.0       # student: softening of both distributions (Kim and Rush use 1)
+    seq_kd: bool = True               # student: train on the teacher's beam translations (sequence-level KD)
+    seq_kd_beams: int = 4
+    num_beams: int = 4                # evaluation decoding
+    eval_sentences: int = 200         # validation sentences decoded at the end (0: all)
+    save_every: int = 200             # steps between checkpoints (resume points)
+    bf16: bool = False                # bfloat16 autocast (a GPU, or a CPU with bf16 matrix units)
+    seed: int = 56
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if self.english not in ("teacher", "minilm"):
+            raise ValueError(f"english must be 'teacher' or 'minilm', got {self.english!r}")
+        if self.max_source_length < 3 or self.max_target_length < 2:
+            raise ValueError("max_source_length must be >= 3 and max_target_length >= 2")
+        if not 0.0 <= self.kd_alpha <= 1.0:
+            raise ValueError(f"kd_alpha must be in [0, 1], got {self.kd_alpha}")
+        layers(self.decoder_layers)
+
+    def key_inputs(self) -> dict:
+        # The encoder by its key: a translator is never reused over an encoder it was not trained on.
+        return {"encoder": self.encoder.key()}
+
+    def teacher(self) -> "TranslatorSettings":
+        """The student's teacher: the `warm` translator with the default training settings."""
+        return TranslatorSettings(encoder=self.encoder, variant="warm", english=self.english, trim_vocab=self.trim_vocab,
+                                  max_source_length=self.max_source_length, max_target_length=self.max_target_length)
+
+
+# A GPU (`train-translator --preset gpu --device cuda`): about twenty passes over the 23,851 training
+# pairs in bfloat16, lengths capped at 128 tokens instead of 64, on the Chinese encoder of the GPU
+# preset (`chinese.PRESETS["gpu"]`); the CPU default reads the pairs about five times.
+PRESETS = {"cpu": TranslatorSettings(),
+           "gpu": TranslatorSettings(encoder=ENCODER_PRESETS["gpu"][0], max_steps=4000, batch_size=128, lr=5e-4,
+                                     max_source_length=128, max_target_length=128, bf16=True)}
+
+
+def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=None, decoder_folder=None,
+                     teacher_folder=None, records: dict | None = None, progress: bool = True, device: str = "cpu") -> dict:
+    """Train one variant into `out_dir` (model/, checkpoint.pt, metrics.jsonl, plan.json, results.json);
+    run again to resume. encoder_folder: the Chinese encoder (its vocabulary and shape; its weights
+    for `warm`); decoder_folder: the English BERT/DistilBERT (vocabulary and shape; weights unless
+    `random`); teacher_folder: the student's teacher translator. `records` ({"train": [...],
+    "validation": [...]}, each {"zh", "en", "source"}) defaults to `minidistil.data.parallel.pairs`.
+    `minidistil.recipes.pretrained.translator_folders(settings)` gives the cached default folders."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if records is None:
+        from minidistil.data import parallel
+        records = {"train": parallel.pairs("train"), "validation": parallel.pairs("validation")}
+    teacher = None
+    needed = {"teacher_folder": teacher_folder} if settings.variant == "student" else \
+        {"encoder_folder": encoder_folder, "decoder_folder": decoder_folder}
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        raise ValueError(f"the {settings.variant} variant needs {' and '.join(missing)}; "
+                         f"minidistil.recipes.pretrained.translator_folders(settings) gives the cached defaults")
+    if settings.variant == "student":
+        teacher = DistilBertEncoderDecoder.from_pretrained(teacher_folder).to(device)
+        source_tok, target_tok = load_tokenizers(teacher_folder)
+        keep = None
+    else:
+        encoder_folder, decoder_folder = Path(encoder_folder), Path(decoder_folder)
+        source_tok = WordPieceTokenizer.from_pretrained(encoder_folder)
+        target_tok = WordPieceTokenizer.from_pretrained(decoder_folder)
+        keep = None
+        if settings.trim_vocab:
+            target_tok, keep = trim_vocabulary(target_tok, [r["en"] for r in records["train"]])
+    train_src = encode_sources(source_tok, [r["zh"] for r in records["train"]], settings.max_source_length)
+    train_tgt = encode_targets(target_tok, [r["en"] for r in records["train"]], settings.max_target_length)
+    if settings.variant == "student" and settings.seq_kd:
+        train_tgt = sequence_kd_targets(teacher, train_src, target_tok, num_beams=settings.seq_kd_beams,
+                                        max_length=settings.max_target_length + 1, cache=out / "seq_kd.jsonl",
+                                        progress=progress)
+    data = PairExamples(train_src, train_tgt)
+    torch.manual_seed(settings.seed)
+    model = build_model(settings, target_tok, keep, encoder_folder=encoder_folder,
+                        decoder_folder=decoder_folder, teacher=teacher).to(device)
+    task = (DistilledTranslationTask(model, teacher, settings.kd_alpha, settings.kd_temperature, settings.label_smoothing)
+            if settings.variant == "student" else TranslationTask(model, settings.label_smoothing))
+    max_steps = plan_steps(settings, task, data, out)
+    config = TrainConfig(out_dir=str(out), max_steps=max_steps, batch_size=settings.batch_size, lr=settings.lr,
+                         warmup=settings.warmup, seed=settings.seed, bf16=settings.bf16, progress=progress,
+                         save_every=min(settings.save_every, max_steps), log_every=10)
+    started = time.perf_counter()
+    result = train(task, data, config, collate_fn=lambda ex: collate_pairs(ex, source_tok.pad_token_id))
+    train_seconds = time.perf_counter() - started
+    model.eval()
+    model.save_pretrained(out / "model", source_tok, target_tok)
+    (out / "model" / "translator.json").write_text(json.dumps({**asdict(settings), "key": settings.key()}, indent=2))
+    report = {"settings": asdict(settings), "max_steps": max_steps, "train_seconds": round(train_seconds, 1),
+              "train_pairs": len(data), "target_vocab": model.config.decoder.vocab_size,
+              "parameters": sum(p.numel() for p in model.parameters()), "last": result}
+    report.update(evaluate(model, source_tok, target_tok, records["validation"], settings))
+    (out / "results.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def plan_steps(settings: TranslatorSettings, task, data, out: Path) -> int:
+    """max_steps, or with `minutes` the steps that fit, timed once and written to plan.json so that a
+    resumed run keeps the same schedule."""
+    plan = out / "plan.json"
+    if plan.is_file():
+        return json.loads(plan.read_text())["max_steps"]
+    steps = settings.max_steps
+    if settings.minutes > 0:
+        per_step = seconds_per_step(task, data, settings)
+        steps = max(1, int(settings.minutes * 60 / per_step))
+        plan.write_text(json.dumps({"max_steps": steps, "seconds_per_step": per_step}))
+    return steps
+
+
+# ------------------------------------------------------------------ the default translators
+
+REBUILD = "delete the folder and run `python -m minidistil train-translator` again"
+
+
+def translator_root(settings: TranslatorSettings = TranslatorSettings(), encoder_settings=None) -> Path:
+    """`<cache>/translators/<variant>-<key>`: the folder of the translator built with `settings`
+    (`encoder_settings`: another Chinese encoder than `settings.encoder`)."""
+    return defaults.root("translator", with_encoder(settings, encoder_settings))
+
+
+def with_encoder(settings: TranslatorSettings, encoder_settings: ChineseSettings | None) -> TranslatorSettings:
+    return settings if encoder_settings is None else replace(settings, encoder=encoder_settings)
+
+
+def folders(settings: TranslatorSettings) -> dict:
+    """What `train_translator` starts from, as `defaults.build` builds it first: the Chinese encoder (its
+    vocabulary and shape always, its weights unless `random`), the English encoder for the decoder (the
+    released all-MiniLM-L6-v2, or the MLM teacher with `english="teacher"`), and for the student the
+    `warm` translator it learns from."""
+    if settings.variant == "student":
+        return {"teacher_folder": ("translator", settings.teacher())}
+    english = sources.teacher_dir if settings.english == "minilm" else ("teacher", TeacherSettings())
+    return {"encoder_folder": ("chinese", settings.encoder), "decoder_folder": english}
+
+
+def _run(settings: TranslatorSettings, work: Path, *, progress: bool, device: str, **upstream) -> None:
+    train_translator(settings, work, **upstream, progress=progress, device=device)
+
+
+for _name, _settings in (("translator", TranslatorSettings()), ("translator_student", TranslatorSettings(variant="student"))):
+    defaults.register(defaults.DefaultModel(
+        _name, _settings, folder=lambda s: f"translators/{s.variant}-{s.key()}", run=_run, rebuild=REBUILD,
+        needs=folders, estimate=lambda settings, **upstream: 1.0e9))

@@ -1,6 +1,0 @@
-"""Moved to `minidistil.data.sword`; this old import path is the same module (kept so that old code works)."""
-import sys
-
-from minidistil.data import sword as _moved
-
-sys.modules[__name__] = _moved

@@ -1,0 +1,295 @@
+"""Chinese -> English translation, the training floor: pairs to examples, the training tasks, a
+variant's untrained model, the distilled student, sequence-level KD targets, batched translation and
+its evaluation. The settings and the build of the default translators are in
+`minidistil.recipes.translator`; the pipeline in `minidistil.apps.translation`.
+
+Training is the shared loop (`minidistil.training.train.train`: checkpoints, exact resume, seeded
+batches) on a task whose forward is teacher forcing: the encoder reads the Chinese, the decoder reads
+the English shifted right once and predicts each next token, label-smoothed cross-entropy.
+
+The student learns from the `warm` translator by word-level KD (KL between the teacher's and the
+student's next-token distributions on every target position, times T^2, as the triple loss) and
+sequence-level KD (Kim and Rush 2016: the teacher's beam-search translations of the training
+sources replace the references as targets).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from minidistil.nn.losses import IGNORE_INDEX, distillation_kl
+from minidistil.nn.seq2seq import (DistilBertEncoderDecoder, decoder_config_from, label_smoothed_cross_entropy,
+                      read_as_distilbert, target_labels, warm_start)
+from minidistil.data.batching import collate_pairs
+from minidistil.tokenizer import WordPieceTokenizer
+from minidistil.training.train import TrainConfig
+
+SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def layers(text: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(i) for i in text.split(",")) if text.strip() else None
+    except ValueError:
+        raise ValueError(f"decoder_layers is a comma-separated list of layer numbers like '0,2,5', got {text!r}") from None
+
+
+# ------------------------------------------------------------------ text -> examples
+
+def trim_vocabulary(tokenizer: WordPieceTokenizer, texts) -> tuple[WordPieceTokenizer, list[int]]:
+    """A tokenizer holding only the special tokens and the tokens `texts` use, and the kept ids (in
+    the old order, so [PAD] stays 0). Texts tokenize to the same tokens with it: each piece greedy
+    longest-match chose was in the vocabulary, and no longer one was."""
+    used = {tokenizer.vocab[t] for text in texts for t in tokenizer.tokenize(text)}
+    used |= {tokenizer.vocab[t] for t in SPECIALS if t in tokenizer.vocab}
+    keep = sorted(used)
+    trimmed = WordPieceTokenizer(vocab=[tokenizer.ids_to_tokens[i] for i in keep],
+                                 do_lower_case=tokenizer.do_lower_case, strip_accents=tokenizer.strip_accents,
+                                 tokenize_chinese_chars=tokenizer.tokenize_chinese_chars)
+    return trimmed, keep
+
+
+class PairExamples:
+    """Tokenized pairs for the training loop: `examples[i]` -> {"input_ids", "labels"}, `lengths` for
+    length-grouped batches (the longer side: it decides the padded cost)."""
+
+    def __init__(self, sources: list[np.ndarray], labels: list[np.ndarray]):
+        self.sources, self.labels = sources, labels
+        self.lengths = np.array([max(len(s), len(t)) for s, t in zip(sources, labels)], dtype=np.int64)
+
+    def __len__(self):
+        return len(self.sources)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.sources[i], "labels": self.labels[i]}
+
+
+def encode_sources(tokenizer, texts, max_length: int) -> list[np.ndarray]:
+    rows = tokenizer(list(texts), truncation=True, max_length=max_length, return_token_type_ids=False)["input_ids"]
+    return [np.asarray(r, dtype=np.int64) for r in rows]
+
+
+def encode_targets(tokenizer, texts, max_length: int) -> list[np.ndarray]:
+    """English -> labels [y1 .. yn, [SEP]] (the start token dropped: the model puts it in front)."""
+    rows = tokenizer(list(texts), truncation=True, max_length=max_length + 1, return_token_type_ids=False)["input_ids"]
+    return [np.asarray(r, dtype=np.int64) for r in target_labels(rows, tokenizer.cls_token_id, tokenizer.sep_token_id)]
+
+
+# ------------------------------------------------------------------ the tasks
+
+class TranslationTask(nn.Module):
+    """Teacher forcing: {"loss": label-smoothed CE, "nll": plain CE} on the real target tokens."""
+
+    def __init__(self, model: DistilBertEncoderDecoder, label_smoothing: float = 0.1):
+        super().__init__()
+        self.model, self.label_smoothing = model, label_smoothing
+
+    def forward(self, batch: dict) -> dict:
+        out = self.model(batch["input_ids"], batch["attention_mask"], labels=batch["labels"],
+                         label_smoothing=self.label_smoothing)
+        with torch.no_grad():
+            nll = label_smoothed_cross_entropy(out.logits, batch["labels"]) if self.label_smoothing else out.loss
+        return {"loss": out.loss, "nll": nll.detach()}
+
+
+class DistilledTranslationTask(nn.Module):
+    """Word-level KD: (1 - alpha) CE(student, targets) + alpha KL(teacher/T || student/T) T^2 over
+    the real target positions, the teacher reading the same source and target prefix. The teacher
+    is kept out of the module tree, as in `minidistil.training.distill`: not trained, not checkpointed,
+    always in eval mode."""
+
+    def __init__(self, student, teacher, alpha: float = 0.5, temperature: float = 1.0, label_smoothing: float = 0.1):
+        super().__init__()
+        if student.config.decoder.vocab_size != teacher.config.decoder.vocab_size:
+            raise ValueError("student and teacher must share the target vocabulary")
+        self.model, self.alpha, self.temperature, self.label_smoothing = student, alpha, temperature, label_smoothing
+        object.__setattr__(self, "teacher", teacher.eval().requires_grad_(False))
+
+    def forward(self, batch: dict) -> dict:
+        ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+        out = self.model(ids, mask, labels=labels, label_smoothing=self.label_smoothing)
+        real = labels != IGNORE_INDEX
+        kd = torch.zeros((), device=ids.device)
+        if self.alpha > 0:
+            with torch.no_grad():
+                t_logits = self.teacher(ids, mask, labels=labels).logits
+            kd = distillation_kl(out.logits[real], t_logits[real], self.temperature)
+        loss = (1 - self.alpha) * out.loss + self.alpha * kd
+        return {"loss": loss, "ce": out.loss.detach(), "kd": kd.detach()}
+
+
+# ------------------------------------------------------------------ translating
+
+def detokenize(text: str, source: str = "") -> str:
+    """The uncased English vocabulary writes lower case and splits printf specifiers ("% s"). Undo
+    what can be undone without a model: "% s" -> "%s", a word that also stands in the (Chinese)
+    source in Latin letters takes the source's case ("basic" -> "BASIC", "calc" -> "Calc"), and
+    the first letter goes up.
+
+    >>> detokenize("cannot close basic while % s runs.", "%s 运行时无法关闭 BASIC。")
+    'Cannot close BASIC while %s runs.'
+    """
+    text = re.sub(r"% ([a-z]{1,2})\b", r"%\1", text)
+    cased = {w.lower(): w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", source)}
+    text = re.sub(r"[A-Za-z][A-Za-z0-9]*", lambda m: cased.get(m.group(0).lower(), m.group(0)), text)
+    return text[:1].upper() + text[1:]
+
+
+@torch.no_grad()
+def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str], *, num_beams: int = 4,
+                    max_length: int = 64, batch_size: int = 16, max_source_length: int | None = None) -> list[str]:
+    """Chinese texts -> English strings, in length-sorted batches. Empty or blank texts give "";
+    texts longer than the encoder's positions (or max_source_length) are cut, with one warning."""
+    from minidistil.nn.generate import check_generation_args, generate
+    check_generation_args(model, num_beams, max_length)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    limit = min(max_source_length or 10**9, model.config.encoder.max_position_embeddings)
+    rows = source_tokenizer([t if t.strip() else "" for t in texts], truncation=False,
+                            return_token_type_ids=False)["input_ids"]
+    if any(len(r) > limit for r in rows):
+        n = sum(len(r) > limit for r in rows)
+        warnings.warn(f"{n} text(s) longer than {limit} tokens were cut to {limit}; split long texts into sentences")
+        rows = [r[:limit - 1] + [r[-1]] if len(r) > limit else r for r in rows]
+    out = [""] * len(texts)
+    todo = [i for i, t in enumerate(texts) if t.strip()]
+    todo.sort(key=lambda i: -len(rows[i]))
+    device = next(model.parameters()).device
+    pad = source_tokenizer.pad_token_id
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        batch = collate_pairs([{"input_ids": rows[i], "labels": [0]} for i in chunk], pad)
+        seqs = generate(model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                        num_beams=num_beams, max_length=max_length)
+        for i, seq in zip(chunk, seqs.tolist()):
+            out[i] = detokenize(target_tokenizer.decode(seq, skip_special_tokens=True), texts[i])
+    return out
+
+
+# ------------------------------------------------------------------ building a variant
+
+def build_model(settings, target_tokenizer, keep_ids, *, encoder_folder=None,
+                decoder_folder=None, teacher=None) -> DistilBertEncoderDecoder:
+    """The untrained model of a variant (see the table in the module doc). Random parts take the
+    shapes of the folders they would otherwise be read from."""
+    if settings.variant == "student":
+        return make_student(teacher, layers(settings.decoder_layers) or (0, 2, 5))
+    keep_layers = layers(settings.decoder_layers)
+    if settings.variant == "warm":
+        encoder = dict(encoder_folder=encoder_folder)
+    else:
+        encoder = dict(encoder_config=read_as_distilbert(encoder_folder)[0])
+    if settings.variant == "random":
+        shape = decoder_config_from(read_as_distilbert(decoder_folder)[0])
+        if keep_layers:
+            shape = replace(shape, num_hidden_layers=len(keep_layers))
+        decoder = dict(decoder_config=shape)
+    else:
+        decoder = dict(decoder_folder=decoder_folder, decoder_layers=keep_layers)
+    return warm_start(**encoder, **decoder, target_keep_ids=keep_ids, start_id=target_tokenizer.cls_token_id,
+                      eos_id=target_tokenizer.sep_token_id, pad_id=target_tokenizer.pad_token_id, seed=settings.seed)
+
+
+def make_student(teacher: DistilBertEncoderDecoder, decoder_layers: tuple[int, ...]) -> DistilBertEncoderDecoder:
+    """The teacher's encoder, embeddings and head, and its decoder layers `decoder_layers` (cross-attention
+    included), as DistilBERT's student takes one teacher layer out of two."""
+    n = teacher.config.decoder.num_hidden_layers
+    if not all(0 <= i < n for i in decoder_layers):
+        raise ValueError(f"decoder_layers {decoder_layers} must be layers of the teacher's {n}-layer decoder")
+    config = replace(teacher.config, decoder=replace(teacher.config.decoder, num_hidden_layers=len(decoder_layers)))
+    student = DistilBertEncoderDecoder(config)
+    state = {}
+    for key, value in teacher.state_dict().items():
+        m = re.match(r"decoder\.bert\.encoder\.layer\.(\d+)\.(.*)", key)
+        if m is None:
+            state[key] = value
+        elif int(m.group(1)) in decoder_layers:
+            state[f"decoder.bert.encoder.layer.{decoder_layers.index(int(m.group(1)))}.{m.group(2)}"] = value
+    student.load_state_dict(state, strict=True)
+    student.decoder.tie_weights()
+    return student.train()
+
+
+def sequence_kd_targets(teacher, source_rows: list[np.ndarray], target_tokenizer, *, num_beams: int,
+                        max_length: int, cache: Path | None = None, batch_size: int = 32,
+                        progress: bool = True) -> list[np.ndarray]:
+    """Kim and Rush's sequence-level KD: the teacher's beam translation of every training source, as
+    labels [y1 .. yn, [SEP]]. Sources are decoded longest first (batches of similar length pad
+    little); each batch is appended to `cache` (JSON lines of [index, labels]) as it finishes, so an
+    interrupted run resumes where it stopped."""
+    from tqdm.auto import tqdm
+    from minidistil.nn.generate import generate
+    done: dict[int, list[int]] = {}
+    if cache is not None and cache.is_file():
+        done = dict(json.loads(line) for line in cache.read_text().splitlines() if line.strip())
+    todo = sorted((i for i in range(len(source_rows)) if i not in done), key=lambda i: -len(source_rows[i]))
+    pad, eos = target_tokenizer.pad_token_id, target_tokenizer.sep_token_id
+    device = next(teacher.parameters()).device
+    bar = tqdm(total=len(source_rows), initial=len(done), unit="sent", desc="teacher beams", disable=not progress)
+    with torch.no_grad():
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            batch = collate_pairs([{"input_ids": source_rows[i], "labels": [0]} for i in chunk])
+            seqs = generate(teacher, batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                            num_beams=num_beams, max_length=max_length)
+            for i, seq in zip(chunk, seqs.tolist()):
+                seq = [t for t in seq[1:] if t != pad]
+                done[i] = seq if seq and seq[-1] == eos else seq + [eos]
+            if cache is not None:
+                with open(cache, "a") as f:
+                    f.writelines(json.dumps([i, done[i]]) + "\n" for i in chunk)
+            bar.update(len(chunk))
+    bar.close()
+    return [np.asarray(done[i], dtype=np.int64) for i in range(len(source_rows))]
+
+
+def seconds_per_step(task, data, settings, steps: int = 5) -> float:
+    """Seconds per optimizer step, timed on the first `steps` batches the run will train on (after one
+    warm-up step); the weights are put back, so timing does not train."""
+    from minidistil.data.batching import LengthGroupedBatches
+    from minidistil.training.train import make_optimizer
+    optimizer = make_optimizer(task, TrainConfig(lr=settings.lr))
+    batches = LengthGroupedBatches(data.lengths, settings.batch_size, settings.seed)
+    device = next(task.parameters()).device
+    state = {k: v.clone() for k, v in task.state_dict().items()}
+    task.train()
+    for s in range(steps + 1):
+        if s == 1:
+            start = time.perf_counter()
+        batch = collate_pairs([data[int(i)] for i in batches.batch(s)])
+        task({k: v.to(device) for k, v in batch.items()})["loss"].backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    elapsed = (time.perf_counter() - start) / steps
+    task.load_state_dict(state)
+    return elapsed
+
+
+def evaluate(model, source_tok, target_tok, records: list[dict], settings) -> dict:
+    """Decode the first `eval_sentences` held-out records; BLEU/chrF with sacrebleu when installed."""
+    records = records[:settings.eval_sentences] if settings.eval_sentences else records
+    if not records:
+        return {}
+    start = time.perf_counter()
+    hyps = translate_texts(model, source_tok, target_tok, [r["zh"] for r in records], num_beams=settings.num_beams,
+                           max_length=settings.max_target_length + 1, max_source_length=settings.max_source_length)
+    seconds = time.perf_counter() - start
+    result = {"eval_sentences": len(records), "sentences_per_second": round(len(records) / seconds, 2),
+              "examples": [{"zh": r["zh"], "en": r["en"], "model": h} for r, h in list(zip(records, hyps))[:5]]}
+    try:
+        from minidistil.utils.bleu import corpus_scores
+        scores = corpus_scores(hyps, [r["en"] for r in records])
+        result.update(bleu=round(float(scores.bleu), 2), bleu_ci=round(float(scores.bleu_ci), 2),
+                      chrf=round(float(scores.chrf), 2), chrf_ci=round(float(scores.chrf_ci), 2), bleu_signature=scores.bleu_signature,
+                      chrf_signature=scores.chrf_signature)
+    except ImportError as e:
+        result["scores"] = str(e)
+    return result
