@@ -162,6 +162,14 @@ def placeholder_count(text: str) -> int:
     return sum(1 for _ in PLACEHOLDER.finditer(text))
 
 
+def untranslated(zh: str, en: str) -> bool:
+    """More than half of the English words (three letters or more) appear in the Chinese side too:
+    "图 17.222. Example for the “GIMPressionist” filter" is the English with a Chinese label."""
+    words = [w for w in re.findall(r"[a-z]{3,}", en.lower())]
+    inside = set(re.findall(r"[a-z]{3,}", zh.lower()))
+    return len(words) >= 3 and sum(w in inside for w in words) > len(words) / 2
+
+
 def clean(zh: str, en: str, kind: str) -> tuple[str, str] | str:
     """The cleaned pair, or the name of the rule that drops it (counted in counts.json)."""
     if kind == "ui" and parallel.is_block(en, zh):
@@ -178,6 +186,8 @@ def clean(zh: str, en: str, kind: str) -> tuple[str, str] | str:
         return "no CJK in zh"
     if not LATIN.search(en) or CJK.search(en):
         return "en not English"
+    if untranslated(zh, en):
+        return "untranslated"  # an English block in the Chinese manual, a cross-reference translated
     if CODE_MARKUP.search(en):
         return "markup"
     if HOLE.search(zh) and not HOLE.search(en):
@@ -204,7 +214,7 @@ def en_key(en: str) -> str:
 HELD_OUT = {"test-prose": ("maint-guide", "harden-doc"), "test-ui": ("okular", "freeciv-data")}
 TATOEBA_TEST, TATOEBA_VALIDATION = 4, 2  # per cent of Tatoeba's distinct Chinese sentences
 SPLITS = ("train", "validation", "test-prose", "test-ui", "test-current", "test-tatoeba")
-CLEANING_VERSION = 2  # 2: training keeps the pairs it shares with held-out projects
+CLEANING_VERSION = 3  # 3: untranslated blocks dropped; 2: training keeps the pairs it shares with held-out projects
 
 
 def split_of(record: dict) -> str:
