@@ -153,6 +153,7 @@ def test_html_block_order_when_sequences_agree():
     ("Firefox", "Firefox", "ui", "no CJK in zh"),
     ("确定", "确定", "ui", "en not English"),
     ("文本", "text='Hello'", "ui", "markup"),
+    ("丹麦人", "?plural:Danes", "ui", ("丹麦人", "Danes")),
     ("图 17.222. Example for the “GIMPressionist” filter", "Figure 17.222. Example for the “GIMPressionist” filter",
      "prose", "untranslated"),
     ("运行 dpkg-buildpackage -us -uc 来构建软件包。", "Run dpkg-buildpackage -us -uc to build the package.", "prose",

@@ -155,6 +155,7 @@ HOLE = re.compile(r"“\s*”|「\s*」|\"\s*\"|‘\s*’|（\s*）|\(\s*\)")  #
 NAVIGATION_EN = {"prev", "next", "home", "up", "previous", "contents", "table of contents", "index", "top",
                  "go back", "back", "next page", "previous page"}
 NAVIGATION_ZH = {"上一页", "下一页", "起始页", "上一级", "首页", "目录", "索引", "返回", "上一章", "下一章", "后退", "前进"}
+FREECIV_CONTEXT = re.compile(r"^\?[\w-]+:(?=\S)")  # freeciv's "?plural:Danes", "?cma:Prefer science"
 CODE_MARKUP = re.compile(r"\w+='[^']*'|\w+=\"[^\"]*\"")  # text='…' markup in help strings
 
 
@@ -177,6 +178,7 @@ def clean(zh: str, en: str, kind: str) -> tuple[str, str] | str:
     zh, en = html.unescape(TAG.sub("", zh)), html.unescape(TAG.sub("", en))
     zh = ZH_ACCELERATOR.sub("", parallel.strip_accelerators(zh))
     en = AMPERSAND_ACCELERATOR.sub("", parallel.strip_accelerators(en))
+    en = FREECIV_CONTEXT.sub("", en)
     zh, en = " ".join(zh.split()), " ".join(en.split())
     if not zh or not en:
         return "empty"
@@ -214,7 +216,7 @@ def en_key(en: str) -> str:
 HELD_OUT = {"test-prose": ("maint-guide", "harden-doc"), "test-ui": ("okular", "freeciv-data")}
 TATOEBA_TEST, TATOEBA_VALIDATION = 4, 2  # per cent of Tatoeba's distinct Chinese sentences
 SPLITS = ("train", "validation", "test-prose", "test-ui", "test-current", "test-tatoeba")
-CLEANING_VERSION = 3  # 3: untranslated blocks dropped; 2: training keeps the pairs it shares with held-out projects
+CLEANING_VERSION = 4  # 4: freeciv's ?context: prefixes; 3: untranslated blocks dropped; 2: training keeps the pairs it shares with held-out projects
 
 
 def split_of(record: dict) -> str:
