@@ -237,3 +237,53 @@ def test_a_security_version_gone_from_the_mirror_says_what_to_do(tmp_path, monke
     monkeypatch.setattr(pinned.shutil, "which", lambda name: None)
     with pytest.raises(SourceError, match="snapshot.debian.org"):
         pinned.deb_file(pinned.DEBS["firefox-esr"])
+
+
+def _ztext(folder, testament, entries):
+    """A SWORD zText testament: one zlib block holding every entry, and its 10-byte verse index."""
+    data = b"".join(entries)
+    compressed = __import__("zlib").compress(data)
+    (folder / f"{testament}.bzz").write_bytes(compressed)
+    (folder / f"{testament}.bzs").write_bytes(struct.pack("<III", 0, len(compressed), len(data)))
+    index, offset = b"", 0
+    for e in entries:
+        index += struct.pack("<IIH", 0, offset, len(e))
+        offset += len(e)
+    (folder / f"{testament}.bzv").write_bytes(index)
+
+
+def test_web_verses_numbered_from_chapter_markers(tmp_path):
+    _ztext(tmp_path, "ot", [b"", b'<milestone type="x-importer"/>',
+                            b'<div osisID="Gen" sID="gen1" type="book"/> <milestone n="Genesis" type="x-usfm-toc1"/>',
+                            b'<chapter n="1" osisID="Gen.1" sID="Gen.1"/>', b"<w>In</w> the beginning.",
+                            b"", b'The third verse.<chapter eID="Gen.1"/><div eID="gen1" type="book"/>',
+                            b'<div osisID="Exod" sID="gen2" type="book"/>', b'<chapter n="1" osisID="Exod.1" sID="Exod.1"/>',
+                            b"Now these are the names."])
+    _ztext(tmp_path, "nt", [b""])
+    assert everyday.web_verses(tmp_path) == {("Gen", 1, 1): "In the beginning.", ("Gen", 1, 3): "The third verse.",
+                                             ("Exod", 1, 1): "Now these are the names."}
+
+
+def test_build_is_resumable_and_keeps_held_out_projects_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIDISTIL_CACHE", str(tmp_path))
+    calls = []
+
+    def reader(source, pairs):
+        def read():
+            calls.append(source)
+            yield from (_r(zh, en, source) for zh, en in pairs)
+        return read
+
+    monkeypatch.setattr(corpus, "SOURCES", [
+        ("kio", "ui", reader("kio", [("取消", "Cancel"), ("打开文件", "Open file")])),
+        ("okular", "ui", reader("okular", [("取消", "Cancel"), ("批注工具", "Annotation tool")]))])
+    monkeypatch.setattr(corpus, "pins_key", lambda: "test")
+    corpus.source_file("kio").parent.mkdir(parents=True)
+    corpus.source_file("kio").write_text('{"zh": "打开文件", "en": "Open file", "source": "kio", "unit": "", "kind": "ui"}\n',
+                                         encoding="utf-8")  # read by an earlier, interrupted build
+    folder = corpus.build(progress=False)
+    assert calls == ["okular"]
+    train = (folder / "train.jsonl").read_text(encoding="utf-8")
+    assert "okular" not in train and "批注工具" not in train and "打开文件" in train
+    assert [r["en"] for r in corpus.pairs("test-ui")] == ["Cancel", "Annotation tool"]
+    assert corpus.build(progress=False) == folder and calls == ["okular"]

@@ -75,7 +75,9 @@ OSIS_BOOKS = ("Gen Exod Lev Num Deut Josh Judg Ruth 1Sam 2Sam 1Kgs 2Kgs 1Chr 2Ch
               "Acts Rom 1Cor 2Cor Gal Eph Phil Col 1Thess 2Thess 1Tim 2Tim Titus Phlm Heb Jas 1Pet 2Pet 1John 2John "
               "3John Jude Rev").split()
 CHAPTER = re.compile(rb'<chapter\b[^>]*osisID="([^".]+)\.(\d+)"[^>]*sID=')
-NOT_A_VERSE = re.compile(rb'type="(book|front)"|x-usfm-toc')
+# a book's title slot opens a `<div type="book|front" sID=…>`; the book's last verse holds its closing
+# `<div eID=… type="book"/>`, which must not make it a title
+NOT_A_VERSE = re.compile(rb'<div\b(?=[^>]*\bsID=)(?=[^>]*type="(?:book|front)")|x-usfm-toc')
 
 
 def web_verses(folder) -> dict[tuple[str, int, int], str]:

@@ -24,9 +24,9 @@ A held-out pair whose Chinese (or, outside Tatoeba, English) is also a training 
 normalising case, spaces and punctuation, is dropped from the held-out set: a UI string such as
 "Cancel"/"取消" is in every catalogue, and scoring it would score memory, not translation.
 
-Every source's raw pairs are kept in the build folder as they are read (`sources/<name>.jsonl`), so
-an interrupted build resumes at the source it was reading; the finished folder replaces the partial
-one in one rename (`minidistil.builds`).
+Every source's raw pairs are kept as they are read (`cache_dir()/zh-en-sources/<name>-<tag>.jsonl`),
+so an interrupted build resumes at the source it was reading and a changed cleaning rule re-reads
+nothing; the finished corpus folder replaces its partial one in one rename (`minidistil.builds`).
 """
 from __future__ import annotations
 
@@ -276,61 +276,82 @@ def build_splits(records) -> tuple[dict[str, list[dict]], dict]:
 
 # ---------------------------------------------------------------- the cached corpus
 
+# Bump a source's number when its reader changes: only that source is read again on the next build.
+READER_VERSIONS = {"bible": 2}
+
+
+def pins_key() -> str:
+    pins = {"debs": {n: p.sha256 for n, p in pinned.DEBS.items()}, "wheels": {n: p.sha256 for n, p in pinned.WHEELS.items()},
+            "parallel": parallel.cache_key()}
+    return hashlib.sha256(json.dumps(pins, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def source_file(name: str) -> Path:
+    """Where the raw pairs of one source are kept: `cache_dir()/zh-en-sources/<name>-<tag>.jsonl`, the
+    tag following the pinned files and the source's reader version, so a changed cleaning rule or
+    split re-uses every source as read, and a changed reader re-reads only its own source."""
+    tag = hashlib.sha256(json.dumps([pins_key(), name, READER_VERSIONS.get(name, 1)]).encode()).hexdigest()[:10]
+    return cache_dir() / "zh-en-sources" / f"{name}-{tag}.jsonl"
+
+
 def cache_key() -> str:
-    pinned_files = {"debs": {n: p.sha256 for n, p in pinned.DEBS.items()},
-                    "wheels": {n: p.sha256 for n, p in pinned.WHEELS.items()},
-                    "parallel": parallel.cache_key(), "cleaning": CLEANING_VERSION, "held_out": HELD_OUT,
-                    "tatoeba": (TATOEBA_TEST, TATOEBA_VALIDATION), "sources": [n for n, _, _ in SOURCES]}
-    return hashlib.sha256(json.dumps(pinned_files, sort_keys=True).encode()).hexdigest()[:12]
+    recipe = {"sources": [source_file(n).name for n, _, _ in SOURCES], "cleaning": CLEANING_VERSION,
+              "held_out": HELD_OUT, "current": parallel.TEST_SOURCES, "validation": parallel.VALIDATION_SOURCES,
+              "tatoeba": (TATOEBA_TEST, TATOEBA_VALIDATION)}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def corpus_dir() -> Path:
     return cache_dir() / f"zh-en-corpus-{cache_key()}"
 
 
-def build(progress: bool = True) -> Path:
-    """The folder of the built corpus (`<split>.jsonl`, `counts.json`), built on first use: every
-    package fetched and checked, every source read (resuming at the first source not yet read),
-    then cleaned, de-duplicated and split. Later calls return at once."""
+def read_sources(progress: bool = True) -> list[Path]:
+    """Every source read into its own file (fetching its packages), those already read skipped: an
+    interrupted build resumes at the source it was reading."""
     from tqdm.auto import tqdm
 
+    files = []
+    bar = tqdm(SOURCES, desc="zh-en sources", unit="source", disable=not progress)
+    for name, kind, reader in bar:
+        bar.set_postfix_str(name)
+        path = source_file(name)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                for r in reader():
+                    r = {"zh": r["zh"], "en": r["en"], "source": r["source"], "unit": r.get("unit", ""),
+                         "kind": kind_of(name, kind, r)}
+                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            os.replace(tmp, path)  # whole or absent: a file that exists was read to its end
+        files.append(path)
+    return files
+
+
+def build(progress: bool = True) -> Path:
+    """The folder of the built corpus (`<split>.jsonl`, `counts.json`), built on first use: every
+    package fetched and checked, every source read (`read_sources`), then all of them cleaned,
+    de-duplicated and split in one pass. Later calls return at once."""
     folder = corpus_dir()
     if builds.finished(folder):
         return folder
+    files = read_sources(progress)
     with builds.entry(folder, what="the Chinese-English corpus") as work:
         if work is None:
             return folder
-        (work / "sources").mkdir(exist_ok=True)
-        bar = tqdm(SOURCES, desc="zh-en corpus", unit="source", disable=not progress)
-        for name, kind, reader in bar:
-            bar.set_postfix_str(name)
-            _read_source(work / "sources" / f"{name}.jsonl", kind, name, reader)
-        splits, counts = build_splits(_all_records(work / "sources"))
+        splits, counts = build_splits(r for path in files for r in _records(path))
         for split, records in splits.items():
             with open(work / f"{split}.jsonl", "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         summary = {"splits": {s: len(r) for s, r in splits.items()}, "held_out": HELD_OUT,
-                   "current_test_sources": parallel.TEST_SOURCES, **counts}
+                   "current_test_sources": parallel.TEST_SOURCES, "sources": [p.name for p in files], **counts}
         (work / "counts.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return folder
 
 
-def _read_source(path: Path, kind: str, name: str, reader) -> None:
-    if path.exists():  # read by an earlier, interrupted build
-        return
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in reader():
-            r = {"zh": r["zh"], "en": r["en"], "source": r["source"], "unit": r.get("unit", ""),
-                 "kind": kind_of(name, kind, r)}
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def _all_records(folder: Path) -> Iterator[dict]:
-    for name, _, _ in SOURCES:
-        with open(folder / f"{name}.jsonl", encoding="utf-8") as f:
-            yield from (json.loads(line) for line in f)
+def _records(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        yield from (json.loads(line) for line in f)
 
 
 def pairs(split: str = "train") -> list[dict]:
