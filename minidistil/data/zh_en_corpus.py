@@ -121,7 +121,7 @@ def libreoffice_and_gnu() -> Iterator[dict]:
         yield {**r, "unit": r["source"]}
 
 
-# (name, kind, reader) in the order de-duplication keeps them: the first occurrence of a pair wins.
+# (name, kind, reader); of two equal pairs de-duplication keeps the training one, else the earlier one here.
 SOURCES: list[tuple[str, str, Callable[[], Iterator[dict]]]] = (
     [(name, "prose", lambda n=name: manual_pairs(n)) for name in MANUALS]
     + [("libreoffice+gnu", "mixed", libreoffice_and_gnu)]
@@ -135,7 +135,8 @@ SOURCES: list[tuple[str, str, Callable[[], Iterator[dict]]]] = (
        ("cc-cedict", "lexicon", lexicon.cedict_pairs)])
 
 
-def kind_of(source_name: str, kind: str, record: dict) -> str:
+def kind_of(kind: str, record: dict) -> str:
+    """The earlier corpus mixes LibreOffice's help (prose) with UI and GNU catalogues."""
     if kind != "mixed":
         return kind
     return "prose" if record["source"].startswith("help/") else "ui"
@@ -166,7 +167,7 @@ def placeholder_count(text: str) -> int:
 def untranslated(zh: str, en: str) -> bool:
     """More than half of the English words (three letters or more) appear in the Chinese side too:
     "图 17.222. Example for the “GIMPressionist” filter" is the English with a Chinese label."""
-    words = [w for w in re.findall(r"[a-z]{3,}", en.lower())]
+    words = re.findall(r"[a-z]{3,}", en.lower())
     inside = set(re.findall(r"[a-z]{3,}", zh.lower()))
     return len(words) >= 3 and sum(w in inside for w in words) > len(words) / 2
 
@@ -321,7 +322,7 @@ def read_sources(progress: bool = True) -> list[Path]:
             with open(tmp, "w", encoding="utf-8") as f:
                 for r in reader():
                     r = {"zh": r["zh"], "en": r["en"], "source": r["source"], "unit": r.get("unit", ""),
-                         "kind": kind_of(name, kind, r)}
+                         "kind": kind_of(kind, r)}
                     f.write(json.dumps(r, ensure_ascii=False) + "\n")
             os.replace(tmp, path)  # whole or absent: a file that exists was read to its end
         files.append(path)
