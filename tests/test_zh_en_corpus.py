@@ -287,3 +287,8 @@ def test_build_is_resumable_and_keeps_held_out_projects_out(tmp_path, monkeypatc
     assert "okular" not in train and "批注工具" not in train and "打开文件" in train
     assert [r["en"] for r in corpus.pairs("test-ui")] == ["Cancel", "Annotation tool"]
     assert corpus.build(progress=False) == folder and calls == ["okular"]
+
+
+def test_chinese_texts_refuse_held_out_splits():
+    with pytest.raises(ValueError, match="training split only"):
+        corpus.chinese_texts("test-prose")

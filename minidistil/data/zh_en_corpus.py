@@ -365,3 +365,12 @@ def pairs(split: str = "train") -> list[dict]:
 
 def counts() -> dict:
     return json.loads((build() / "counts.json").read_text(encoding="utf-8"))
+
+
+def chinese_texts(split: str = "train") -> list[str]:
+    """The Chinese sides of the training pairs, as pretraining text for a Chinese encoder. Only
+    "train": an encoder that read a held-out project would leak it into every model warm-started from it."""
+    if split != "train":
+        raise ValueError(f"chinese_texts gives the training split only (got {split!r}): the held-out projects "
+                         f"must stay unseen by anything a translator is warm-started from")
+    return [r["zh"] for r in pairs("train")]
