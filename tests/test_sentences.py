@@ -57,3 +57,14 @@ def test_the_summarization_rule_now_splits_before_a_curly_quote():
     text = "He spoke. “Go now,” she said."
     assert old_summarization(text) == [text]
     assert features.sentences(text) == ["He spoke.", "“Go now,” she said."]
+
+
+def test_chinese_text_is_cut_after_sentence_ends_keeping_closing_quotes():
+    from minidistil.data.sentences import chinese_sentences
+    assert chinese_sentences("今天天气很好。我们去公园吧！“好的。”他说") == ["今天天气很好。", "我们去公园吧！", "“好的。”", "他说"]
+    assert chinese_sentences("第一句；第二句？\n第三行") == ["第一句；", "第二句？", "第三行"]
+    assert chinese_sentences("") == [] and chinese_sentences("没有标点") == ["没有标点"]
+    text = "这是一个很长的句子，有很多的逗号，还有更多的内容，一直没有句号"
+    pieces = chinese_sentences(text, most=10)
+    assert "".join(pieces) == text and all(len(p) <= 10 for p in pieces)  # nothing lost, nothing too long
+    assert pieces[0] == "这是一个很长的句子，"                                  # cut after a comma, not mid-word

@@ -41,6 +41,7 @@ ABSOLUTE = re.compile(r"(?<!\S)((?:[~.] ?)?(?:/ ?\.? ?[\w-]+ ?){2,})")  # / usr 
 SLASH = re.compile(r"(?<=\w) / (?=\w)")                           # and / or -> and/or
 EXTENSION = re.compile(r"(\w+)\. (conf|cfg|ini|txt|md|py|sh|c|h|js|css|html?|xml|json|ya?ml|log|list|deb|rpm|"
                        r"gz|bz2|xz|tar|zip|so|png|jpe?g|svg|pdf|odt|ods|odp|org|com|net|io)\b")  # app. conf -> app.conf
+TRUECASE_FILE = "truecase.json"  # a translator folder's truecaser (the forms of its training targets' words)
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:'[A-Za-z]+)?")
 SENTENCE_START = re.compile(r"(^|[.!?]\s+|[\"(]\s*)([a-z])")
 

@@ -34,3 +34,30 @@ def sentences(text: str, starts: str = SENTENCE_STARTS, *, newline_only: bool = 
 def _boundary(starts: str) -> re.Pattern:
     """The whitespace after . ! ? when a character of `starts` follows it."""
     return re.compile(rf"(?<=[.!?])\s+(?=[{starts}])")
+
+
+CHINESE_END = re.compile(r"(?<=[。！？；!?;])(?![。！？；!?;”’」』）)])|(?<=[。！？；][”’」』）)])")
+
+
+def chinese_sentences(text: str, most: int = 0) -> list[str]:
+    """A Chinese text cut after 。！？； (a closing quote or bracket stays with its sentence) and at line
+    breaks, stripped, in order: the pieces a translator reads one at a time, so that a long text is
+    translated whole instead of cut at the encoder's length. `most` > 0: a piece still longer than `most`
+    characters is cut again after its last ，、：before that point (or at `most`).
+
+    >>> chinese_sentences("今天天气很好。我们去公园吧！“好的。”他说")
+    ['今天天气很好。', '我们去公园吧！', '“好的。”', '他说']
+    """
+    pieces = [p.strip() for line in text.splitlines() for p in CHINESE_END.split(line)]
+    pieces = [p for p in pieces if p]
+    if most <= 0:
+        return pieces
+    out = []
+    for piece in pieces:
+        while len(piece) > most:
+            cut = max(piece.rfind(mark, 0, most) for mark in "，、：,:") + 1 or most
+            out.append(piece[:cut].strip())
+            piece = piece[cut:].strip()
+        if piece:
+            out.append(piece)
+    return out

@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from minidistil.data.batching import collate_pairs
+from minidistil.data.english import TRUECASE_FILE, Truecaser
 from minidistil.nn.seq2seq import DistilBertEncoderDecoder, load_tokenizers
 from minidistil.data import sources
 from minidistil.recipes import defaults
@@ -45,6 +46,16 @@ from minidistil.training.translate import (DistilledTranslationTask, PairExample
                                            sequence_kd_targets, trim_vocabulary)
 
 VARIANTS = ("random", "decoder-warm", "warm", "student")
+CORPORA = ("zh-en", "software")
+
+
+def corpus_records(name: str) -> dict[str, list[dict]]:
+    """{"train": [...], "validation": [...]} of the named corpus (each record {"zh", "en", "source", ...})."""
+    if name == "software":
+        from minidistil.data import parallel
+        return {"train": parallel.pairs("train"), "validation": parallel.pairs("validation")}
+    from minidistil.data import zh_en_corpus
+    return {"train": zh_en_corpus.pairs("train"), "validation": zh_en_corpus.pairs("validation")}
 
 
 @dataclass(frozen=True)
@@ -53,12 +64,14 @@ class TranslatorSettings(BuildSettings):
     variant: str = "warm"             # random | decoder-warm | warm | student (see the module doc)
     english: str = "minilm"           # the decoder's source: "minilm" (released all-MiniLM-L6-v2) or "teacher" (MLM-adapted, built first)
     decoder_layers: str = ""          # warm decoders: the layers kept, "0,2,5"; "" all (student default: "0,2,5")
+    corpus: str = "zh-en"             # "zh-en": every source of minidistil.data.zh_en_corpus; "software": the three of data.parallel
     trim_vocab: bool = True           # output vocabulary: only the English tokens the training targets use
-    max_source_length: int = 64       # tokens per source, [CLS] and [SEP] included; longer ones are cut
-    max_target_length: int = 64       # tokens per target, the end token included
+    max_source_length: int = 128      # tokens per source, [CLS] and [SEP] included; longer ones are cut
+    max_target_length: int = 128      # tokens per target, the end token included
     max_steps: int = 2700             # optimizer steps, when minutes is 0 (bitwise reproducible with the seed)
     minutes: float = 0.0              # > 0: the steps that fit this many minutes, timed once on this machine
-    batch_size: int = 32
+    max_tokens: int = 2048            # > 0: batches of up to this many padded tokens per side (many UI strings, few paragraphs); 0: batch_size pairs
+    batch_size: int = 32              # pairs per step when max_tokens is 0
     lr: float = 3e-4
     warmup: float = 0.05
     label_smoothing: float = 0.1      # Vaswani et al. 2017
@@ -81,6 +94,11 @@ class TranslatorSettings(BuildSettings):
             raise ValueError("max_source_length must be >= 3 and max_target_length >= 2")
         if not 0.0 <= self.kd_alpha <= 1.0:
             raise ValueError(f"kd_alpha must be in [0, 1], got {self.kd_alpha}")
+        if self.corpus not in CORPORA:
+            raise ValueError(f"corpus must be one of {', '.join(CORPORA)}, got {self.corpus!r}")
+        if self.max_tokens and self.max_tokens < max(self.max_source_length, self.max_target_length):
+            raise ValueError(f"max_tokens={self.max_tokens} cannot hold one pair of max_source_length="
+                             f"{self.max_source_length} / max_target_length={self.max_target_length} tokens; raise it")
         layers(self.decoder_layers)
 
     def key_inputs(self) -> dict:
@@ -90,7 +108,8 @@ class TranslatorSettings(BuildSettings):
     def teacher(self) -> "TranslatorSettings":
         """The student's teacher: the `warm` translator with the default training settings."""
         return TranslatorSettings(encoder=self.encoder, variant="warm", english=self.english, trim_vocab=self.trim_vocab,
-                                  max_source_length=self.max_source_length, max_target_length=self.max_target_length)
+                                  corpus=self.corpus, max_source_length=self.max_source_length,
+                                  max_target_length=self.max_target_length)
 
 
 # A GPU (`train-translator --preset gpu --device cuda`): about twenty passes over the 23,851 training
@@ -107,13 +126,12 @@ def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=No
     run again to resume. encoder_folder: the Chinese encoder (its vocabulary and shape; its weights
     for `warm`); decoder_folder: the English BERT/DistilBERT (vocabulary and shape; weights unless
     `random`); teacher_folder: the student's teacher translator. `records` ({"train": [...],
-    "validation": [...]}, each {"zh", "en", "source"}) defaults to `minidistil.data.parallel.pairs`.
+    "validation": [...]}, each {"zh", "en", "source"}) defaults to the settings' corpus (`corpus_records`).
     `minidistil.recipes.pretrained.translator_folders(settings)` gives the cached default folders."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if records is None:
-        from minidistil.data import parallel
-        records = {"train": parallel.pairs("train"), "validation": parallel.pairs("validation")}
+        records = corpus_records(settings.corpus)
     teacher = None
     needed = {"teacher_folder": teacher_folder} if settings.variant == "student" else \
         {"encoder_folder": encoder_folder, "decoder_folder": decoder_folder}
@@ -146,14 +164,16 @@ def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=No
             if settings.variant == "student" else TranslationTask(model, settings.label_smoothing))
     max_steps = plan_steps(settings, task, data, out)
     config = TrainConfig(out_dir=str(out), max_steps=max_steps, batch_size=settings.batch_size, lr=settings.lr,
-                         warmup=settings.warmup, seed=settings.seed, bf16=settings.bf16, progress=progress,
-                         save_every=min(settings.save_every, max_steps), log_every=10)
+                         max_tokens=settings.max_tokens, warmup=settings.warmup, seed=settings.seed, bf16=settings.bf16,
+                         progress=progress, save_every=min(settings.save_every, max_steps), log_every=10)
     started = time.perf_counter()
     result = train(task, data, config, collate_fn=lambda ex: collate_pairs(ex, source_tok.pad_token_id))
     train_seconds = time.perf_counter() - started
     model.eval()
     model.save_pretrained(out / "model", source_tok, target_tok)
     (out / "model" / "translator.json").write_text(json.dumps({**asdict(settings), "key": settings.key()}, indent=2))
+    # The decoder writes uncased English; the case comes back from the training targets' own words.
+    Truecaser.learn(r["en"] for r in records["train"]).save(out / "model" / TRUECASE_FILE)
     report = {"settings": asdict(settings), "max_steps": max_steps, "train_seconds": round(train_seconds, 1),
               "train_pairs": len(data), "target_vocab": model.config.decoder.vocab_size,
               "parameters": sum(p.numel() for p in model.parameters()), "last": result}

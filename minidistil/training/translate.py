@@ -254,10 +254,11 @@ def sequence_kd_targets(teacher, source_rows: list[np.ndarray], target_tokenizer
 def seconds_per_step(task, data, settings, steps: int = 5) -> float:
     """Seconds per optimizer step, timed on the first `steps` batches the run will train on (after one
     warm-up step); the weights are put back, so timing does not train."""
-    from minidistil.data.batching import LengthGroupedBatches
+    from minidistil.data.batching import LengthGroupedBatches, TokenBudgetBatches
     from minidistil.training.train import make_optimizer
     optimizer = make_optimizer(task, TrainConfig(lr=settings.lr))
-    batches = LengthGroupedBatches(data.lengths, settings.batch_size, settings.seed)
+    batches = (TokenBudgetBatches(data.lengths, settings.max_tokens, settings.seed) if settings.max_tokens
+               else LengthGroupedBatches(data.lengths, settings.batch_size, settings.seed))
     device = next(task.parameters()).device
     state = {k: v.clone() for k, v in task.state_dict().items()}
     task.train()
