@@ -31,6 +31,7 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 from . import checkpoint
 from .config import DistilBertConfig
@@ -206,6 +207,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = config
         self.layer = nn.ModuleList(TransformerBlock(config) for _ in range(config.n_layers))
+        self.gradient_checkpointing = False
 
     def forward(self, x, keep, output_hidden_states=False, output_attentions=False):
         """x: (B, T, C) embeddings; keep: (B, T) bool, True at real tokens."""
@@ -217,7 +219,11 @@ class Transformer(nn.Module):
         h = x if rows is None else unpad(x, rows)  # (B, T, C) -> (N, C)
         states, attentions = [x], []
         for block in self.layer:
-            h, weights = block(h, keep, rows, output_attentions)
+            if self.gradient_checkpointing and self.training:  # recompute in the backward pass: less memory
+                h, weights = torch.utils.checkpoint.checkpoint(block, h, keep, rows, output_attentions,
+                                                               use_reentrant=False)
+            else:
+                h, weights = block(h, keep, rows, output_attentions)
             if rows is not None and output_hidden_states:
                 # Hand back (B, T, C) and feed the next block from that very tensor: every returned
                 # state then lies on the path to the output, so retain_grad() gets its gradient.
