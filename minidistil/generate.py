@@ -204,9 +204,11 @@ def filler(config: GenerationConfig) -> int:
 # ------------------------------------------------------------------ the entry point
 
 def generation_settings(model, generation_config: GenerationConfig | None, overrides: dict) -> GenerationConfig:
-    """The model's generation config (or the one given), overridden by the keywords of this call."""
+    """The model's generation config (or the one given), overridden by the keywords of this call.
+    Special tokens the config leaves at None come from the model's config; eos_token_id=None given
+    as a keyword means no end token (rows run to the length limit)."""
     base = generation_config or getattr(model, "generation_config", None) or GenerationConfig.from_model_config(model.config)
-    tokens = {k: getattr(model.config, k) for k in ("decoder_start_token_id", "pad_token_id")
+    tokens = {k: getattr(model.config, k) for k in ("decoder_start_token_id", "pad_token_id", "eos_token_id")
               if getattr(base, k) is None}
     config = base.update(**tokens, **overrides)
     check_generation_args(model, config.num_beams, config.max_length)

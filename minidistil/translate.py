@@ -227,22 +227,30 @@ def detokenize(text: str, source: str = "") -> str:
     return text[:1].upper() + text[1:]
 
 
-@torch.no_grad()
-def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str], *, num_beams: int = 4,
-                    max_length: int = 64, batch_size: int = 16, max_source_length: int | None = None) -> list[str]:
-    """Chinese texts -> English strings, in length-sorted batches. Empty or blank texts give "";
-    texts longer than the encoder's positions (or max_source_length) are cut, with one warning."""
-    from .generate import check_generation_args, generate
-    check_generation_args(model, num_beams, max_length)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    limit = min(max_source_length or 10**9, model.config.encoder.max_position_embeddings)
+def source_rows(source_tokenizer, texts: list[str], limit: int) -> list[list[int]]:
+    """Token rows of the texts ("" for blank ones); rows longer than `limit` are cut, with one warning."""
     rows = source_tokenizer([t if t.strip() else "" for t in texts], truncation=False,
                             return_token_type_ids=False)["input_ids"]
     if any(len(r) > limit for r in rows):
         n = sum(len(r) > limit for r in rows)
         warnings.warn(f"{n} text(s) longer than {limit} tokens were cut to {limit}; split long texts into sentences")
         rows = [r[:limit - 1] + [r[-1]] if len(r) > limit else r for r in rows]
+    return rows
+
+
+@torch.no_grad()
+def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str], *, batch_size: int = 16,
+                    max_source_length: int | None = None, **settings) -> list[str]:
+    """Chinese texts -> English strings, in length-sorted batches. Empty or blank texts give "";
+    texts longer than the encoder's positions (or max_source_length) are cut, with one warning.
+    settings: generate's (num_beams, max_length, length_penalty, ...); what is not given comes from
+    the model's generation config (the folder's generation_config.json)."""
+    from .generate import generate, generation_settings
+    config = generation_settings(model, None, {k: v for k, v in settings.items() if v is not None})
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    limit = min(max_source_length or 10**9, model.config.encoder.max_position_embeddings)
+    rows = source_rows(source_tokenizer, texts, limit)
     out = [""] * len(texts)
     todo = [i for i, t in enumerate(texts) if t.strip()]
     todo.sort(key=lambda i: -len(rows[i]))
@@ -252,16 +260,27 @@ def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str],
         chunk = todo[start:start + batch_size]
         batch = collate_pairs([{"input_ids": rows[i], "labels": [0]} for i in chunk], pad)
         seqs = generate(model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                        num_beams=num_beams, max_length=max_length)
+                        generation_config=config)
         for i, seq in zip(chunk, seqs.tolist()):
             out[i] = detokenize(target_tokenizer.decode(seq, skip_special_tokens=True), texts[i])
     return out
 
 
+def translator_generation_config(model, settings: dict):
+    """The generation settings a translator decodes with: beam size and length limit of its
+    training settings (translator.json's num_beams and max_target_length + 1, the end token included)."""
+    default = TranslatorSettings()
+    return model.generation_config.update(num_beams=settings.get("num_beams", default.num_beams),
+                                          max_length=settings.get("max_target_length", default.max_target_length) + 1)
+
+
 class TranslationPipeline:
     """transformers' translation pipeline call shape: `pipe("…")` or `pipe([...], num_beams=4,
     max_length=64, batch_size=8)` -> `[{"translation_text": "…"}, ...]`. `model` is a translator
-    folder, or a loaded DistilBertEncoderDecoder with `tokenizers=(source, target)`."""
+    folder, or a loaded DistilBertEncoderDecoder with `tokenizers=(source, target)`. The decoding
+    settings not given to a call come from the folder's generation_config.json (beam size, length
+    penalty, length limit). attention_png: a path, to draw the cross-attention of the first text
+    (source characters x target words, `minidistil.cross_attention`)."""
 
     task = "translation_zh_to_en"
 
@@ -274,6 +293,8 @@ class TranslationPipeline:
             tokenizers = tokenizers or load_tokenizers(folder)
             if (folder / "translator.json").is_file():
                 self.defaults = json.loads((folder / "translator.json").read_text())
+                if not (folder / "generation_config.json").is_file():  # built before the file existed
+                    model.generation_config = translator_generation_config(model, self.defaults)
         if not isinstance(model, DistilBertEncoderDecoder) or tokenizers is None:
             raise ValueError("pass a translator folder, or a DistilBertEncoderDecoder with tokenizers=(source, target)")
         self.model = model.to(device).eval()
@@ -281,20 +302,21 @@ class TranslationPipeline:
         self.batch_size, self.max_length = batch_size, max_length
 
     def __call__(self, texts, num_beams: int | None = None, max_length: int | None = None,
-                 batch_size: int | None = None) -> list[dict]:
+                 batch_size: int | None = None, attention_png=None, **settings) -> list[dict]:
         if isinstance(texts, str):
             texts = [texts]
         if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
             raise TypeError(f"translate a string or a list of strings, got {type(texts).__name__}")
         # `is None`, not `or`: num_beams=0 is a mistake to report, not a request for the default.
-        if max_length is None:
-            max_length = self.max_length if self.max_length is not None else self.defaults.get("max_target_length", 64) + 1
-        if num_beams is None:
-            num_beams = self.defaults.get("num_beams", 4)
+        settings = {**settings, "num_beams": num_beams,
+                    "max_length": self.max_length if max_length is None else max_length}
         outputs = translate_texts(self.model, self.source_tokenizer, self.target_tokenizer, list(texts),
-                                  num_beams=num_beams, max_length=max_length,
                                   batch_size=self.batch_size if batch_size is None else batch_size,
-                                  max_source_length=self.defaults.get("max_source_length"))
+                                  max_source_length=self.defaults.get("max_source_length"), **settings)
+        if attention_png is not None and texts:
+            from .cross_attention import plot_translation_attention
+            plot_translation_attention(self.model, self.source_tokenizer, self.target_tokenizer, texts[0],
+                                       attention_png, **settings)
         return [{"translation_text": t} for t in outputs]
 
 
@@ -365,8 +387,9 @@ def sequence_kd_targets(teacher, source_rows: list[np.ndarray], target_tokenizer
             seqs = generate(teacher, batch["input_ids"].to(device), batch["attention_mask"].to(device),
                             num_beams=num_beams, max_length=max_length)
             for i, seq in zip(chunk, seqs.tolist()):
-                seq = [t for t in seq[1:] if t != pad]
-                done[i] = seq if seq and seq[-1] == eos else seq + [eos]
+                seq = seq[1:]
+                seq = seq[:seq.index(eos) + 1] if eos in seq else [t for t in seq if t != pad] + [eos]
+                done[i] = seq  # after the end token comes the filler (pad, or the end token again)
             if cache is not None:
                 with open(cache, "a") as f:
                     f.writelines(json.dumps([i, done[i]]) + "\n" for i in chunk)
@@ -448,6 +471,7 @@ def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=No
     result = train(task, data, config, collate_fn=lambda ex: collate_pairs(ex, source_tok.pad_token_id))
     train_seconds = time.perf_counter() - started
     model.eval()
+    model.generation_config = translator_generation_config(model, asdict(settings))
     model.save_pretrained(out / "model", source_tok, target_tok)
     (out / "model" / "translator.json").write_text(json.dumps({**asdict(settings), "key": settings.key()}, indent=2))
     report = {"settings": asdict(settings), "max_steps": max_steps, "train_seconds": round(train_seconds, 1),
@@ -478,8 +502,9 @@ def evaluate(model, source_tok, target_tok, records: list[dict], settings: Trans
     if not records:
         return {}
     start = time.perf_counter()
-    hyps = translate_texts(model, source_tok, target_tok, [r["zh"] for r in records], num_beams=settings.num_beams,
-                           max_length=settings.max_target_length + 1, max_source_length=settings.max_source_length)
+    # the decoding settings are the model's generation config (translator_generation_config)
+    hyps = translate_texts(model, source_tok, target_tok, [r["zh"] for r in records],
+                           max_source_length=settings.max_source_length)
     seconds = time.perf_counter() - start
     result = {"eval_sentences": len(records), "sentences_per_second": round(len(records) / seconds, 2),
               "examples": [{"zh": r["zh"], "en": r["en"], "model": h} for r, h in list(zip(records, hyps))[:5]]}
