@@ -175,7 +175,17 @@ class Attention(nn.Module):
         else:
             k, v = self.split_heads(self.self.key(memory)), self.split_heads(self.self.value(memory))  # (B, H, S, D)
         p = self.config.attention_probs_dropout_prob if self.training else 0.0
+        G = B // k.shape[0]
+        if G > 1:
+            # G consecutive rows (the beams of one source) read the same encoder states: their queries
+            # go in as G x T queries of one row, so the keys and values are projected and read once.
+            H, D = q.shape[1], q.shape[3]
+            q = q.view(B // G, G, H, T, D).transpose(1, 2).reshape(B // G, H, G * T, D)
         y, weights = masked_attention(q, k, v, keep, self.config.impl, p, need_weights)
+        if G > 1:
+            y = y.view(B // G, H, G, T, D).transpose(1, 2).reshape(B, H, T, D)
+            weights = None if weights is None else \
+                weights.view(B // G, H, G, T, -1).transpose(1, 2).reshape(B, H, T, -1)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, H, T, D) -> (B, T, C)
         return self.output(y, x), (k, v), weights
 
@@ -319,7 +329,8 @@ class BertDecoder(nn.Module):
                 last_only: bool = False, *, inputs_embeds=None, labels=None, output_attentions: bool = False,
                 output_hidden_states: bool = False) -> DecoderOutput:
         """input_ids: (B, T) target tokens (with past: only the new ones), or inputs_embeds (B, T, C)
-        in their place; memory: (B, S, C) encoder states (None: no cross-attention); memory_mask:
+        in their place; memory: (B, S, C) encoder states (None: no cross-attention), or
+        (B / G, S, C) shared by each G consecutive rows (the beams of one source); memory_mask: (B or B / G, S),
         (B, S), 1 real, 0 pad; attention_mask: (B, P + T) over the decoder tokens, 1 real, 0 pad (None:
         all real). last_only projects only the last position onto the vocabulary, all that a decoding
         step reads. labels (B, T): the loss of predicting token t + 1 from position t, as

@@ -251,11 +251,12 @@ def generate(model, input_ids=None, attention_mask=None, *, generation_config: G
         prefix = decoder_prefix(config, decoder_input_ids, B, device)
         max_length = config.max_length if config.max_new_tokens is None else prefix.shape[1] + config.max_new_tokens
         check_generation_args(model, config.num_beams, max_length)
+        # The copies of a source (its beams, or its return sequences) share its encoder states: the
+        # decoder's cross-attention reads them once per source (decoder.Attention), not once per copy.
         copies = config.num_beams if config.num_beams > 1 else config.num_return_sequences
-        memory, prefix = memory.repeat_interleave(copies, dim=0), prefix.repeat_interleave(copies, dim=0)
-        memory_mask = None if attention_mask is None else attention_mask.repeat_interleave(copies, dim=0)
+        prefix = prefix.repeat_interleave(copies, dim=0)
         search = beam_search if config.num_beams > 1 else sample
-        out = search(model, prefix, memory, memory_mask, config, max_length, generator)
+        out = search(model, prefix, memory, attention_mask, config, max_length, generator)
     finally:
         model.train(was_training)
     if not config.return_dict_in_generate:
