@@ -61,6 +61,60 @@ def decoder_step(model, seq, memory, memory_mask, past, config: GenerationConfig
                          output_attentions=config.output_attentions, output_hidden_states=config.output_hidden_states)
 
 
+class DecoderRows:
+    """The decoder run step by step with its key/value cache, on the rows of the sources still open.
+
+    transformers runs every row until the whole batch is done; a source whose rows are all finished
+    (greedy: its end token written; beams: no running beam can still beat the finished ones) is
+    dropped here instead, with its rows of the cache, so a batch of mixed lengths costs what its
+    open rows cost. Its rows get logits 0 from then on and are ignored (a finished row writes
+    padding; a closed source's candidates score NEG). Not when sampling (transformers draws for
+    every row, so dropping rows would shift the random draws) or when per-step outputs are recorded.
+    copies: the consecutive rows of one source (its beams, or its return sequences)."""
+
+    def __init__(self, model, memory, memory_mask, config: GenerationConfig, copies: int):
+        self.model, self.memory, self.memory_mask, self.config, self.copies = model, memory, memory_mask, config, copies
+        recorded = config.return_dict_in_generate and (config.output_scores or config.output_attentions
+                                                       or config.output_hidden_states)
+        self.may_drop = not config.do_sample and not recorded
+        self.open = torch.arange(memory.shape[0], device=memory.device)  # the sources decoded
+        self.past = None
+
+    def rows(self, sources):
+        return (sources[:, None] * self.copies + torch.arange(self.copies, device=sources.device)).flatten()
+
+    def step(self, seq):
+        """seq (N, T) all rows -> (logits (N, V) of the next token, the decoder's output for the open rows)."""
+        everyone = len(self.open) == self.memory.shape[0]
+        rows = None if everyone else self.rows(self.open)
+        memory, mask = self.memory, self.memory_mask
+        if not everyone:
+            memory, mask = memory[self.open], None if mask is None else mask[self.open]
+        out = decoder_step(self.model, seq if everyone else seq[rows], memory, mask, self.past, self.config)
+        self.past = out.past if self.config.use_cache else None
+        logits = out.logits[:, -1].float()
+        if not everyone:
+            logits = logits.new_zeros(seq.shape[0], logits.shape[-1]).index_copy(0, rows, logits)
+        return logits, out
+
+    def advance(self, parents, still_open) -> None:
+        """Before the next step: row i continues row parents[i] (flat rows; beams reorder, greedy rows
+        continue themselves: parents None); still_open (B,) bool, the sources to keep decoding."""
+        new_open = still_open.nonzero().squeeze(1) if self.may_drop else self.open
+        if self.past is None or (parents is None and len(new_open) == len(self.open)):
+            self.open = new_open
+            return
+        N, device = self.memory.shape[0] * self.copies, self.open.device
+        local = torch.full((N,), -1, dtype=torch.long, device=device)  # flat row -> its row in the cache
+        local[self.rows(self.open)] = torch.arange(len(self.open) * self.copies, device=device)
+        new_rows = self.rows(new_open)
+        index = local[new_rows if parents is None else parents[new_rows]]
+        source = torch.full((self.memory.shape[0],), -1, dtype=torch.long, device=device)
+        source[self.open] = torch.arange(len(self.open), device=device)
+        self.past = reorder_cache(self.past, index, None if len(new_open) == len(self.open) else source[new_open])
+        self.open = new_open
+
+
 def draw(scores, generator):
     """One token per row from softmax(scores) (transformers: torch.multinomial on the same probabilities,
     so the same generator state gives the same tokens)."""
@@ -72,17 +126,17 @@ def sample(model, seq, memory, memory_mask, config: GenerationConfig, max_length
     processors = logits_processors(config, seq.shape[1], max_length)
     eos = torch.tensor(config.eos_ids(), dtype=torch.long, device=seq.device)
     unfinished = torch.ones(seq.shape[0], dtype=torch.bool, device=seq.device)
-    record, past = Recorder(config), None
+    decoder, record = DecoderRows(model, memory, memory_mask, config, seq.shape[0] // memory.shape[0]), Recorder(config)
     while seq.shape[1] < max_length and unfinished.any():
-        out = decoder_step(model, seq, memory, memory_mask, past, config)
-        past = out.past
-        scores = apply_processors(processors, seq, out.logits[:, -1].float())
+        logits, out = decoder.step(seq)
+        scores = apply_processors(processors, seq, logits)
         record.step(scores, out)
         token = draw(scores, generator) if config.do_sample else scores.argmax(dim=-1)
         if len(eos):
             token = token.masked_fill(~unfinished, config.pad_token_id)  # a finished row writes padding
             unfinished &= ~torch.isin(token, eos)
         seq = torch.cat([seq, token[:, None]], dim=1)
+        decoder.advance(None, unfinished.view(memory.shape[0], -1).any(dim=1))
     return record.output(seq)
 
 
@@ -144,10 +198,12 @@ def can_still_improve(may_improve, alive_scores, done_scores, is_done, length: i
     return may_improve & (best_alive > worst_done).any(dim=-1, keepdim=True)
 
 
-def reorder_cache(past, index):
-    """Keep the self-attention keys and values of the beams that survived (index: (B*K,) flat rows).
-    The cross-attention's stay: every beam of a sentence reads the same encoder states."""
-    return tuple(((k.index_select(0, index), v.index_select(0, index)), cross) for (k, v), cross in past)
+def reorder_cache(past, index, sources=None):
+    """Keep the self-attention keys and values of the rows `index` (the beams that survived), and the
+    cross-attention's of the `sources` still decoded (None: all; the beams of a source share them)."""
+    return tuple(((k.index_select(0, index), v.index_select(0, index)),
+                  cross if sources is None or cross is None else tuple(t.index_select(0, sources) for t in cross))
+                 for (k, v), cross in past)
 
 
 def beam_search(model, prefix, memory, memory_mask, config: GenerationConfig, max_length: int, generator=None):
@@ -164,10 +220,10 @@ def beam_search(model, prefix, memory, memory_mask, config: GenerationConfig, ma
     done = (torch.full((B, K), NEG, device=device), alive.clone(), alive_origin.clone())
     is_done = torch.zeros(B, K, dtype=torch.bool, device=device)
     may_improve = torch.ones(B, 1, dtype=torch.bool, device=device)
-    record, past, cur = Recorder(config), None, P
+    decoder, record, cur = DecoderRows(model, memory, memory_mask, config, K), Recorder(config), P
     while cur < max_length:
-        out = decoder_step(model, alive.view(B * K, max_length)[:, :cur], memory, memory_mask, past, config)
-        logprobs = apply_processors(processors, alive.view(B * K, -1)[:, :cur], F.log_softmax(out.logits[:, -1].float(), dim=-1))
+        logits, out = decoder.step(alive.view(B * K, max_length)[:, :cur])
+        logprobs = apply_processors(processors, alive.view(B * K, -1)[:, :cur], F.log_softmax(logits, dim=-1))
         record.step(logprobs, out)
         cand = beam_step(alive, alive_scores, alive_origin, logprobs.view(B, K, -1), cur, keep, P,
                          generator if config.do_sample else None)
@@ -176,12 +232,12 @@ def beam_search(model, prefix, memory, memory_mask, config: GenerationConfig, ma
         best = go_on.topk(K).indices
         alive, alive_scores, alive_origin = gather_beams(cand[1], best), gather_beams(go_on, best), gather_beams(cand[3], best)
         done, is_done = finish_beams(done, (cand[0], cand[1], cand[3]), is_done, ends, may_improve, cur, P, K, config)
-        if config.use_cache:
-            past = reorder_cache(out.past, alive_origin[:, :, cur - P].flatten())
         cur += 1
         may_improve = can_still_improve(may_improve, alive_scores, done[0], is_done, cur - P, max_length - P, config)
-        if not may_improve.any() or (is_done.all() and config.early_stopping is True) or ends.all():
+        closed = ~may_improve[:, 0] | (is_done.all(dim=1) & (config.early_stopping is True))  # (B,)
+        if closed.all() or ends.all():
             break
+        decoder.advance(alive_origin[:, :, cur - 1 - P].flatten(), ~closed)
     return best_beams(done, record, config, P)
 
 

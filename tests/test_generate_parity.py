@@ -163,3 +163,19 @@ def test_attentions_and_hidden_states_have_transformers_names_shapes_and_values(
         for step_a, step_b in zip(getattr(mine, name), getattr(theirs, name)):
             for a, b in zip(step_a, step_b):
                 torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("settings", [dict(num_beams=1), dict(num_beams=3), dict(num_beams=2, early_stopping=True),
+                                      dict(num_beams=3, use_cache=False), dict(num_beams=1, use_cache=False)])
+def test_finished_sources_leave_the_batch_and_the_tokens_stay_transformers(settings):
+    """Greedy rows that wrote their end token, and sources whose beams cannot improve, are no longer
+    run through the decoder; the whole output tensor still equals transformers'."""
+    ours, hf = generating_pair(0, 1.5)
+    ids, mask = padded_source(0)
+    batch_sizes = []
+    forward = ours.decoder.forward
+    ours.decoder.forward = lambda *a, **k: batch_sizes.append((a[0] if a else k["input_ids"]).shape[0]) or forward(*a, **k)
+    mine = generate(ours, ids, mask, max_length=12, **settings)
+    rows = 3 * settings["num_beams"]
+    assert batch_sizes[0] == rows and min(batch_sizes) < rows  # the batch shrank
+    assert torch.equal(mine, hf_generate(hf, ids, mask, max_length=12, **settings))
