@@ -311,6 +311,8 @@ def generate(model, input_ids=None, attention_mask=None, *, generation_config: G
         # decoder's cross-attention reads them once per source (decoder.Attention), not once per copy.
         copies = config.num_beams if config.num_beams > 1 else config.num_return_sequences
         prefix = prefix.repeat_interleave(copies, dim=0)
+        if attention_mask is not None and bool(attention_mask.all()):
+            attention_mask = None  # no source padding: the cross-attention needs no mask (faster kernels)
         search = beam_search if config.num_beams > 1 else sample
         out = search(model, prefix, memory, attention_mask, config, max_length, generator)
     finally:
