@@ -24,17 +24,20 @@ def tiny_config(impl="math", enc=None, dec=None) -> EncoderDecoderConfig:
                                 decoder_start_token_id=START, eos_token_id=EOS, pad_token_id=PAD)
 
 
-def hf_twin(ours: DistilBertEncoderDecoder) -> EncoderDecoderModel:
-    """transformers' EncoderDecoderModel with our weights, loaded strictly by key."""
+def hf_twin(ours: DistilBertEncoderDecoder, attn_implementation: str = "sdpa") -> EncoderDecoderModel:
+    """transformers' EncoderDecoderModel with our weights, loaded strictly by key ("eager" attention
+    to compare attention weights: transformers' sdpa path returns none)."""
     e, d = ours.config.encoder, ours.config.decoder
     encoder = HFDistilBertModel(HFDistilBertConfig(vocab_size=e.vocab_size, dim=e.dim, n_heads=e.n_heads,
                                                    hidden_dim=e.hidden_dim, n_layers=e.n_layers,
-                                                   max_position_embeddings=e.max_position_embeddings))
+                                                   max_position_embeddings=e.max_position_embeddings,
+                                                   attn_implementation=attn_implementation))
     decoder = BertLMHeadModel(BertConfig(vocab_size=d.vocab_size, hidden_size=d.hidden_size,
                                          num_attention_heads=d.num_attention_heads,
                                          intermediate_size=d.intermediate_size, num_hidden_layers=d.num_hidden_layers,
                                          max_position_embeddings=d.max_position_embeddings, is_decoder=True,
-                                         add_cross_attention=True, pad_token_id=PAD))
+                                         add_cross_attention=True, pad_token_id=PAD,
+                                         attn_implementation=attn_implementation))
     hf = EncoderDecoderModel(encoder=encoder, decoder=decoder)
     hf.config.decoder_start_token_id, hf.config.pad_token_id, hf.config.eos_token_id = START, PAD, EOS
     hf.load_state_dict(ours.state_dict(), strict=True)

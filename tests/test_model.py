@@ -46,8 +46,8 @@ def test_layer_norm_math_and_fast_equal_torch_layer_norm():
 
 def test_attention_math_equals_sdpa_and_masks_padding():
     q, k, v = (torch.randn(2, 3, 7, 12) for _ in range(3))
-    keep = torch.tensor([[1] * 7, [1] * 4 + [0] * 3]).bool()
-    y_math, w = attention(q, k, v, keep, "math")
+    keep = torch.tensor([[1] * 7, [1] * 4 + [0] * 3]).bool()[:, None, None, :]  # (B, 1, 1, T)
+    y_math, w = attention(q, k, v, keep, "math", need_weights=True)
     y_fast, _ = attention(q, k, v, keep, "fast")
     assert (y_math - y_fast).abs().max() < 1e-5
     assert w[1, :, :, 4:].abs().max() == 0  # no attention to padded keys
@@ -61,8 +61,20 @@ def test_attention_of_an_all_padding_row_is_uniform_as_in_transformers(impl):
     """Every key masked: finfo.min everywhere, so the softmax is uniform (transformers' eager
     attention does the same); a boolean mask in sdpa would give zeros here instead."""
     q, k, v = (torch.randn(1, 3, 7, 12) for _ in range(3))
-    y, _ = attention(q, k, v, torch.zeros(1, 7, dtype=torch.bool), impl)
+    y, _ = attention(q, k, v, torch.zeros(1, 1, 1, 7, dtype=torch.bool), impl)
     assert (y - v.mean(dim=2, keepdim=True)).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("impl", ["math", "fast"])
+def test_the_same_attention_serves_the_decoder_a_causal_mask_and_rows_that_read_nothing(impl):
+    """The decoder's mask is (B, 1, T, S); a query with no key to read gives 0 (transformers' decoder)."""
+    q, k, v = (torch.randn(2, 3, 5, 12) for _ in range(3))
+    causal = torch.ones(5, 5, dtype=torch.bool).tril()[None, None]   # (1, 1, T, S)
+    keep = causal & torch.tensor([[0, 1, 1, 1, 1], [1, 1, 1, 1, 1]]).bool()[:, None, None, :]
+    y, _ = attention(q, k, v, keep, impl, empty_rows="zero")
+    assert y[0, :, 0].abs().max() == 0  # row 0 of the first source may read no key
+    by_hand = torch.softmax(q[0, 1, 2] @ k[0, 1, 1:3].T / math.sqrt(12), -1) @ v[0, 1, 1:3]
+    assert (y[0, 1, 2] - by_hand).abs().max() < 1e-5  # query 2 reads keys 1 and 2 only
 
 
 @pytest.mark.parametrize("dim", [38, 35])  # an odd width ends on a sin channel with no cos partner

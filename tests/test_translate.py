@@ -184,8 +184,14 @@ def test_pipeline_bad_inputs(folders, tmp_path, recwarn):
     assert translate("") == [{"translation_text": ""}]
     assert translate(["   ", "打开"])[0] == {"translation_text": ""}
     assert isinstance(translate("open 文件 ok")[0]["translation_text"], str)  # mixed text passes through
-    with pytest.warns(UserWarning, match="were cut"):
-        translate("打开" * 30)
+    # a long text is translated sentence by sentence, never cut: the same as its sentences one by one
+    joined = translate("打开文件。保存表格！")[0]["translation_text"]
+    assert joined == " ".join(t["translation_text"] for t in translate(["打开文件。", "保存表格！"]))
+    long = "打开" * 300   # no sentence end at all: cut into pieces of the encoder's length, no warning
+    recwarn.clear()
+    assert translate(long)[0]["translation_text"] and not [w for w in recwarn if "cut" in str(w.message)]
+    scored = translate(["打开文件", ""], return_scores=True)
+    assert scored[0]["score"] < 0 and scored[1] == {"translation_text": "", "score": 0.0}
     for name in ("num_beams", "max_length"):
         with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
             translate("打开", **{name: -1})

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minidistil.data.english import TRUECASE_FILE, Truecaser
+from minidistil.nn.generation_config import FILE as GENERATION_FILE
 from minidistil.nn.seq2seq import DistilBertEncoderDecoder, load_tokenizers
-from minidistil.training.translate import translate_texts
+from minidistil.training.translate import translate_texts, translator_generation_config
 
 TASK = "translation_zh_to_en"  # transformers' name for the task
 
@@ -21,19 +23,30 @@ TASK = "translation_zh_to_en"  # transformers' name for the task
 class TranslationPipeline:
     """transformers' translation pipeline call shape: `pipe("…")` or `pipe([...], num_beams=4,
     max_length=64, batch_size=8)` -> `[{"translation_text": "…"}, ...]`. `model` is a translator
-    folder, or a loaded DistilBertEncoderDecoder with `tokenizers=(source, target)`."""
+    folder, or a loaded DistilBertEncoderDecoder with `tokenizers=(source, target)`.
+
+    The decoding settings not given to a call come from the folder's generation_config.json (beam size,
+    length penalty, length limit, no 3-gram twice). Long texts are translated sentence by sentence.
+    `return_scores=True` adds each translation's mean token log-probability (`score`): near 0 the model
+    was sure of every word; below about -1.5 it was guessing, and a dictionary may do better (README).
+    `attention_png`: a path, to draw the cross-attention of the first text (source characters x
+    English words, `minidistil.apps.cross_attention`)."""
 
     task = TASK
 
     def __init__(self, model, tokenizers=None, batch_size: int = 8, max_length: int | None = None,
                  device: str = "cpu"):
-        self.defaults = {}
+        self.defaults, self.truecase = {}, None
         if isinstance(model, (str, Path)):
             folder = Path(model)
             model = DistilBertEncoderDecoder.from_pretrained(folder)
             tokenizers = tokenizers or load_tokenizers(folder)
             if (folder / "translator.json").is_file():
                 self.defaults = json.loads((folder / "translator.json").read_text())
+                if not (folder / GENERATION_FILE).is_file():  # built before the file existed
+                    model.generation_config = translator_generation_config(model, self.defaults)
+            if (folder / TRUECASE_FILE).is_file():
+                self.truecase = Truecaser.load(folder / TRUECASE_FILE)
         if not isinstance(model, DistilBertEncoderDecoder) or tokenizers is None:
             raise ValueError("pass a translator folder, or a DistilBertEncoderDecoder with tokenizers=(source, target)")
         self.model = model.to(device).eval()
@@ -46,18 +59,23 @@ class TranslationPipeline:
         return cls(folder, tokenizer, batch_size, max_length)
 
     def __call__(self, texts, num_beams: int | None = None, max_length: int | None = None,
-                 batch_size: int | None = None) -> list[dict]:
+                 batch_size: int | None = None, return_scores: bool = False, attention_png=None,
+                 **settings) -> list[dict]:
         if isinstance(texts, str):
             texts = [texts]
         if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
             raise TypeError(f"translate a string or a list of strings, got {type(texts).__name__}")
         # `is None`, not `or`: num_beams=0 is a mistake to report, not a request for the default.
-        if max_length is None:
-            max_length = self.max_length if self.max_length is not None else self.defaults.get("max_target_length", 64) + 1
-        if num_beams is None:
-            num_beams = self.defaults.get("num_beams", 4)
+        settings = {**settings, "num_beams": num_beams,
+                    "max_length": self.max_length if max_length is None else max_length}
         outputs = translate_texts(self.model, self.source_tokenizer, self.target_tokenizer, list(texts),
-                                  num_beams=num_beams, max_length=max_length,
                                   batch_size=self.batch_size if batch_size is None else batch_size,
-                                  max_source_length=self.defaults.get("max_source_length"))
-        return [{"translation_text": t} for t in outputs]
+                                  max_source_length=self.defaults.get("max_source_length"), truecase=self.truecase,
+                                  with_scores=True, **settings)
+        if attention_png is not None and texts:
+            from minidistil.apps.cross_attention import plot_translation_attention
+            plot_translation_attention(self.model, self.source_tokenizer, self.target_tokenizer, texts[0],
+                                       attention_png, **settings)
+        if return_scores:
+            return [{"translation_text": text, "score": round(score, 4)} for text, score in outputs]
+        return [{"translation_text": text} for text, _ in outputs]

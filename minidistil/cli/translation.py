@@ -28,10 +28,18 @@ def add_commands(subparsers) -> None:
                               description="Texts as arguments, or one per line on stdin.")
     p.add_argument("texts", nargs="*", help="texts to translate (default: lines of stdin)")
     p.add_argument("--model", help="a translator folder (default: the cached default translator)")
-    p.add_argument("--num-beams", type=int, default=4, help="beams of the beam search (1: greedy)")
+    p.add_argument("--num-beams", type=int, help="beams of the beam search (1: greedy; default: the "
+                                                 "translator's generation_config.json)")
     p.add_argument("--max-length", type=int, help="tokens written, the start token included "
-                                                  "(default: the translator's max_target_length + 1)")
+                                                  "(default: the translator's generation_config.json)")
+    p.add_argument("--length-penalty", type=float, help="beams: a finished translation scores "
+                                                        "sum(log p) / length ** this (default: generation_config.json)")
     p.add_argument("--batch-size", type=int, default=8, help="texts per batch")
+    p.add_argument("--scores", action="store_true",
+                   help="print each translation's mean token log-probability before it (near 0: sure; below "
+                        "about -1.5: the model was guessing, distrust it)")
+    p.add_argument("--attention-png", help="draw the cross-attention of the first text (source characters x "
+                                           "English words) into this PNG")
     p.set_defaults(func=run_translate)
 
 
@@ -57,5 +65,9 @@ def run_translate(args) -> None:
     from minidistil.recipes.pretrained import translator_dir
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
     translate = TranslationPipeline(args.model or translator_dir(), batch_size=args.batch_size)
-    for out in translate(texts, num_beams=args.num_beams, max_length=args.max_length):
-        print(out["translation_text"])
+    for out in translate(texts, num_beams=args.num_beams, max_length=args.max_length,
+                         length_penalty=args.length_penalty, attention_png=args.attention_png,
+                         return_scores=args.scores):
+        print(f"{out['score']:.2f}\t{out['translation_text']}" if args.scores else out["translation_text"])
+    if args.attention_png and texts:
+        print(f"cross-attention of the first text: {args.attention_png}", file=sys.stderr)

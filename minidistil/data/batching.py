@@ -159,10 +159,16 @@ class TokenBudgetBatches:
         return self._epochs[epoch][step - self._starts[epoch]]
 
 
+def sorted_batches(lengths, batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first (little padding): the one
+    length sort of inference (pipelines, translation, the teacher's beams for sequence-level KD)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 def length_sorted_batches(examples: list[dict], batch_size: int) -> list[list[int]]:
     """Example indices grouped into batches of similar length, longest first (little padding)."""
-    order = sorted(range(len(examples)), key=lambda i: -example_length(examples[i]))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return sorted_batches([example_length(e) for e in examples], batch_size)
 
 
 @torch.no_grad()

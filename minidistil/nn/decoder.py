@@ -28,15 +28,15 @@ H heads, D head size, F FFN size, V output vocabulary, L layers.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
-from minidistil.nn.model import LayerNorm, gelu, init_bert_weights
+from minidistil.nn.model import LayerNorm, attention, gelu, init_bert_weights
 
 
 @dataclass
@@ -101,23 +101,9 @@ def activate(x: torch.Tensor, config: DecoderConfig) -> torch.Tensor:
     return gelu(x, config.impl) if config.hidden_act == "gelu" else torch.relu(x)
 
 
-def masked_attention(q, k, v, keep, impl: str, dropout_p: float = 0.0):
-    """softmax(q k^T / sqrt(D)) v over the keys where `keep` is True. q: (B, H, T, D); k, v: (B, H, S, D);
-    keep: bool, broadcastable to (B, H, T, S), or None. Masked scores get finfo.min, as model.attention."""
-    if impl == "math":
-        scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, D) @ (B, H, D, S) -> (B, H, T, S)
-        if keep is not None:
-            scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
-        weights = F.dropout(scores.softmax(dim=-1), dropout_p, training=dropout_p > 0)
-        return weights @ v  # (B, H, T, S) @ (B, H, S, D) -> (B, H, T, D)
-    bias = None if keep is None else torch.zeros(keep.shape, dtype=q.dtype, device=q.device).masked_fill(
-        ~keep, torch.finfo(q.dtype).min)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
-
-
 class AttentionProjections(nn.Module):
     """transformers' `BertSelfAttention`: the query, key and value projections (the attention itself is
-    `masked_attention`). Keys and values may come from another sequence (cross-attention)."""
+    `model.attention`). Keys and values may come from another sequence (cross-attention)."""
 
     def __init__(self, config: DecoderConfig, kv_width: int):
         super().__init__()
@@ -152,11 +138,11 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, self.config.num_attention_heads, self.config.head_dim).transpose(1, 2)  # -> (B, H, T, D)
 
-    def forward(self, x, keep, memory=None, cache=None):
+    def forward(self, x, keep, memory=None, cache=None, need_weights=False):
         """x: (B, T, C). Self-attention when memory is None: keys and values from x, appended to the
         cached (k, v) of the P tokens before. Cross-attention otherwise: keys and values of memory
         (B, S, C_enc), or the cached ones. keep: bool broadcastable to (B, 1, T, P + T) or (B, 1, 1, S).
-        Returns (output (B, T, C), the (k, v) to cache)."""
+        Returns (output (B, T, C), the (k, v) to cache, the weights (B, H, T, *) when need_weights)."""
         B, T, C = x.shape
         q = self.split_heads(self.self.query(x))
         if memory is None:
@@ -168,9 +154,19 @@ class Attention(nn.Module):
         else:
             k, v = self.split_heads(self.self.key(memory)), self.split_heads(self.self.value(memory))  # (B, H, S, D)
         p = self.config.attention_probs_dropout_prob if self.training else 0.0
-        y = masked_attention(q, k, v, keep, self.config.impl, p)
+        G = B // k.shape[0]
+        if G > 1:
+            # G consecutive rows (the beams of one source) read the same encoder states: their queries
+            # go in as G x T queries of one row, so the keys and values are projected and read once.
+            H, D = q.shape[1], q.shape[3]
+            q = q.view(B // G, G, H, T, D).transpose(1, 2).reshape(B // G, H, G * T, D)
+        y, weights = attention(q, k, v, keep, self.config.impl, p, need_weights, empty_rows="zero")
+        if G > 1:
+            y = y.view(B // G, H, G, T, D).transpose(1, 2).reshape(B, H, T, D)
+            weights = None if weights is None else \
+                weights.view(B // G, H, G, T, -1).transpose(1, 2).reshape(B, H, T, -1)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, H, T, D) -> (B, T, C)
-        return self.output(y, x), (k, v)
+        return self.output(y, x), (k, v), weights
 
 
 class FFNIn(nn.Module):
@@ -195,11 +191,17 @@ class DecoderBlock(nn.Module):
         self.intermediate = FFNIn(config)
         self.output = SublayerOutput(config, config.intermediate_size)
 
-    def forward(self, x, self_keep, memory, memory_keep, cache=None):
-        x, self_kv = self.attention(x, self_keep, cache=None if cache is None else cache[0])
-        x, cross_kv = self.crossattention(x, memory_keep, memory=memory, cache=None if cache is None else cache[1])
+    def forward(self, x, self_keep, memory, memory_keep, cache=None, need_weights=False):
+        """-> (x, ((self k, v), (cross k, v)), (self-attention weights, cross-attention weights)).
+        Without memory (the decoder as a causal LM alone) the cross-attention is skipped."""
+        x, self_kv, self_w = self.attention(x, self_keep, cache=None if cache is None else cache[0],
+                                            need_weights=need_weights)
+        cross_kv = cross_w = None
+        if memory is not None or (cache is not None and cache[1] is not None):
+            x, cross_kv, cross_w = self.crossattention(x, memory_keep, memory=memory, need_weights=need_weights,
+                                                       cache=None if cache is None else cache[1])
         x = self.output(self.intermediate(x), x)
-        return x, (self_kv, cross_kv)
+        return x, (self_kv, cross_kv), (self_w, cross_w)
 
 
 class DecoderEmbeddings(nn.Module):
@@ -214,10 +216,12 @@ class DecoderEmbeddings(nn.Module):
         self.LayerNorm = LayerNorm(config.hidden_size, config.impl, config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids, past_length: int = 0):
-        B, T = input_ids.shape
-        positions = torch.arange(past_length, past_length + T, device=input_ids.device)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
+    def forward(self, input_ids, past_length: int = 0, inputs_embeds=None):
+        """input_ids (B, T), or inputs_embeds (B, T, C) given in place of the token embeddings."""
+        x = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        B, T, _ = x.shape
+        positions = torch.arange(past_length, past_length + T, device=x.device)
+        x = x + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
         return self.dropout(self.LayerNorm(x))
 
 
@@ -275,16 +279,23 @@ class DecoderOutput(NamedTuple):
     logits: torch.Tensor                  # (B, T, V), or (B, 1, V) with last_only
     past: tuple | None = None             # per layer ((self k, v), (cross k, v)), each (B, H, *, D)
     last_hidden_state: torch.Tensor | None = None  # (B, T, C)
+    loss: torch.Tensor | None = None      # with labels: next-token cross-entropy (the decoder alone as a causal LM)
+    hidden_states: tuple | None = None    # L + 1 tensors (B, T, C): embeddings, then each block
+    attentions: tuple | None = None       # L tensors (B, H, T, P + T): causal self-attention
+    cross_attentions: tuple | None = None  # L tensors (B, H, T, S)
 
 
 class BertDecoder(nn.Module):
-    """transformers' `BertLMHeadModel(is_decoder=True, add_cross_attention=True)`, its keys included."""
+    """transformers' `BertLMHeadModel(is_decoder=True, add_cross_attention=True)`, its keys included.
+    Without `memory` it is a causal language model alone (the cross-attention is skipped, as
+    transformers skips it without encoder states)."""
 
     def __init__(self, config: DecoderConfig):
         super().__init__()
         self.config = config
         self.bert = DecoderBody(config)
         self.cls = LMHead(config)
+        self.gradient_checkpointing = False  # recompute each block in the backward pass: less memory
         init_bert_weights(self, config.initializer_range)
         nn.init.zeros_(self.cls.predictions.bias)
         self.tie_weights()
@@ -293,28 +304,46 @@ class BertDecoder(nn.Module):
         if self.config.tie_word_embeddings:
             self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
 
-    def forward(self, input_ids, memory, memory_mask=None, attention_mask=None, past=None,
-                last_only: bool = False) -> DecoderOutput:
-        """input_ids: (B, T) target tokens (with past: only the new ones); memory: (B, S, C) encoder
-        states; memory_mask: (B, S), 1 real, 0 pad; attention_mask: (B, P + T) over the decoder tokens,
-        1 real, 0 pad (None: all real). last_only projects only the last position onto the vocabulary,
-        all that a decoding step reads."""
-        B, T = input_ids.shape
+    def forward(self, input_ids=None, memory=None, memory_mask=None, attention_mask=None, past=None,
+                last_only: bool = False, *, inputs_embeds=None, labels=None, output_attentions: bool = False,
+                output_hidden_states: bool = False) -> DecoderOutput:
+        """input_ids: (B, T) target tokens (with past: only the new ones), or inputs_embeds (B, T, C)
+        in their place; memory: (B, S, C) encoder states (None: no cross-attention), or
+        (B / G, S, C) shared by each G consecutive rows (the beams of one source); memory_mask: (B or B / G, S),
+        (B, S), 1 real, 0 pad; attention_mask: (B, P + T) over the decoder tokens, 1 real, 0 pad (None:
+        all real). last_only projects only the last position onto the vocabulary, all that a decoding
+        step reads. labels (B, T): the loss of predicting token t + 1 from position t, as
+        transformers' BertLMHeadModel (it shifts inside; -100 is not scored)."""
+        B, T = (input_ids if inputs_embeds is None else inputs_embeds[..., 0]).shape
         P = 0 if past is None else past[0][0][0].shape[2]
         if P + T > self.config.max_position_embeddings:
             raise ValueError(f"the decoder input has {P + T} tokens but the position table holds "
                              f"{self.config.max_position_embeddings}; lower max_length")
+        device = (input_ids if inputs_embeds is None else inputs_embeds).device
         # Token i sees tokens 0..i (causal) that are not padding; the encoder's padding is never seen.
-        causal = torch.ones(T, P + T, dtype=torch.bool, device=input_ids.device).tril(diagonal=P)  # (T, P + T)
+        causal = torch.ones(T, P + T, dtype=torch.bool, device=device).tril(diagonal=P)  # (T, P + T)
         self_keep = causal[None, None] if attention_mask is None else \
             causal[None, None] & attention_mask.bool()[:, None, None, :]  # (B, 1, T, P + T)
         if past is not None and T == 1 and attention_mask is None:
             self_keep = None  # one new token may see everything before it
         memory_keep = None if memory_mask is None else memory_mask.bool()[:, None, None, :]  # (B, 1, 1, S)
-        x = self.bert.embeddings(input_ids, P)  # (B, T) -> (B, T, C)
-        new_past = []
+        x = self.bert.embeddings(input_ids, P, inputs_embeds)  # (B, T) -> (B, T, C)
+        states, attentions, crosses, new_past = [x], [], [], []
         for i, block in enumerate(self.bert.encoder.layer):
-            x, kv = block(x, self_keep, memory, memory_keep, None if past is None else past[i])
+            args = (x, self_keep, memory, memory_keep, None if past is None else past[i], output_attentions)
+            if self.gradient_checkpointing and self.training:
+                x, kv, weights = torch.utils.checkpoint.checkpoint(block, *args, use_reentrant=False)
+            else:
+                x, kv, weights = block(*args)
             new_past.append(kv)
+            states.append(x)
+            attentions.append(weights[0])
+            crosses.append(weights[1])
         h = x[:, -1:] if last_only else x
-        return DecoderOutput(self.cls.predictions(h), tuple(new_past), x)
+        logits = self.cls.predictions(h)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
+        return DecoderOutput(logits, tuple(new_past), x, loss, tuple(states) if output_hidden_states else None,
+                             tuple(attentions) if output_attentions else None,
+                             tuple(crosses) if output_attentions and memory is not None else None)

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 from minidistil.nn import checkpoint
 from minidistil.nn.config import DistilBertConfig
@@ -66,25 +67,33 @@ class LayerNorm(nn.Module):
         return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
 
 
-def attention(q, k, v, keep, impl: str, dropout_p: float = 0.0, need_weights: bool = False):
-    """softmax(q k^T / sqrt(D)) v, with padded keys masked out. q, k, v: (B, H, T, D); keep: (B, T)
-    bool, True at real tokens, or None when nothing is padded.
+def attention(q, k, v, keep, impl: str, dropout_p: float = 0.0, need_weights: bool = False,
+              empty_rows: str = "average"):
+    """softmax(q k^T / sqrt(D)) v over the keys where `keep` is True: the one attention of the encoder's
+    self-attention and the decoder's self- and cross-attention. q: (B, H, T, D); k, v: (B, H, S, D);
+    keep: bool broadcastable to (B, H, T, S) ((B, 1, 1, S) for padding, (B, 1, T, S) with a causal
+    mask), or None when every key may be read.
 
-    Returns (output (B, H, T, D), weights (B, H, T, T) or None). Masked scores are filled with
-    finfo.min, not -inf: a row whose keys are all padding then gets a uniform softmax, not NaN.
+    Masked scores are filled with finfo.min, not -inf (no NaN). A query that may read no key at all:
+    `empty_rows="average"` reads every key alike (a softmax of equal scores), as BERT's and
+    transformers' encoders do for an all-padding row; `"zero"` reads nothing (output 0), as
+    transformers' decoder does when its start token equals the pad id and is masked.
+
+    Returns (output (B, H, T, D), weights (B, H, T, S) when need_weights, else None).
     """
-    keep = None if keep is None else keep[:, None, None, :]  # (B, 1, 1, T): broadcast over heads, queries
     if impl == "math" or need_weights:
-        scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, D) @ (B, H, D, T) -> (B, H, T, T)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, D) @ (B, H, D, S) -> (B, H, T, S)
         if keep is not None:
             scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
-        weights = F.dropout(scores.softmax(dim=-1), dropout_p, training=dropout_p > 0)
-        return weights @ v, weights  # (B, H, T, T) @ (B, H, T, D) -> (B, H, T, D)
-    # sdpa adds a float mask to the scores. finfo.min rather than a boolean mask, with which sdpa
-    # returns zeros for an all-padding row where transformers (and the math branch) average.
-    bias = None if keep is None else torch.zeros(keep.shape, dtype=q.dtype, device=q.device).masked_fill(
-        ~keep, torch.finfo(q.dtype).min)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p), None
+        weights = scores.softmax(dim=-1)
+        if keep is not None and empty_rows == "zero":
+            weights = weights * keep.any(dim=-1, keepdim=True)  # rows with no key to read: 0
+        weights = F.dropout(weights, dropout_p, training=dropout_p > 0)
+        return weights @ v, (weights if need_weights else None)  # (B, H, T, S) @ (B, H, S, D) -> (B, H, T, D)
+    # sdpa on a boolean mask returns 0 for a row with no key; a float finfo.min mask averages it instead.
+    mask = keep if keep is None or empty_rows == "zero" else \
+        torch.zeros(keep.shape, dtype=q.dtype, device=q.device).masked_fill(~keep, torch.finfo(q.dtype).min)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p), None
 
 
 def rows_to_compute(keep: torch.Tensor) -> torch.Tensor:
@@ -126,6 +135,7 @@ class MultiHeadSelfAttention(nn.Module):
             q, k, v = pad(torch.cat([q, k, v], dim=-1), rows, B, T).split(H * D, dim=-1)
         q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # (B, T, C) -> (B, H, T, D)
         p = self.config.attention_dropout if self.training else 0.0
+        keep = None if keep is None else keep[:, None, None, :]  # (B, T) -> (B, 1, 1, T): over heads and queries
         y, weights = attention(q, k, v, keep, self.config.impl, p, output_attentions)
         y = y.transpose(1, 2).reshape(B, T, H * D)  # (B, H, T, D) -> (B, T, C)
         if rows is not None:
@@ -206,6 +216,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = config
         self.layer = nn.ModuleList(TransformerBlock(config) for _ in range(config.n_layers))
+        self.gradient_checkpointing = False
 
     def forward(self, x, keep, output_hidden_states=False, output_attentions=False):
         """x: (B, T, C) embeddings; keep: (B, T) bool, True at real tokens."""
@@ -217,7 +228,11 @@ class Transformer(nn.Module):
         h = x if rows is None else unpad(x, rows)  # (B, T, C) -> (N, C)
         states, attentions = [x], []
         for block in self.layer:
-            h, weights = block(h, keep, rows, output_attentions)
+            if self.gradient_checkpointing and self.training:  # recompute in the backward pass: less memory
+                h, weights = torch.utils.checkpoint.checkpoint(block, h, keep, rows, output_attentions,
+                                                               use_reentrant=False)
+            else:
+                h, weights = block(h, keep, rows, output_attentions)
             if rows is not None and output_hidden_states:
                 # Hand back (B, T, C) and feed the next block from that very tensor: every returned
                 # state then lies on the path to the output, so retain_grad() gets its gradient.

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from minidistil.nn import checkpoint
 from minidistil.nn.config import DistilBertConfig, read_json
 from minidistil.nn.decoder import BertDecoder, DecoderConfig
+from minidistil.nn.generation_config import GenerationConfig
 from minidistil.nn.losses import IGNORE_INDEX
 from minidistil.nn.model import DistilBertModel, check_ids, check_mask, init_bert_weights
 
@@ -87,6 +88,12 @@ class Seq2SeqOutput(NamedTuple):
     logits: torch.Tensor | None = None            # (B, T, V)
     encoder_last_hidden_state: torch.Tensor | None = None  # (B, S, C)
     decoder_last_hidden_state: torch.Tensor | None = None  # (B, T, C)
+    # with output_hidden_states / output_attentions, transformers' Seq2SeqLMOutput names:
+    encoder_hidden_states: tuple | None = None    # L + 1 tensors (B, S, C)
+    encoder_attentions: tuple | None = None       # L tensors (B, H, S, S)
+    decoder_hidden_states: tuple | None = None    # L + 1 tensors (B, T, C)
+    decoder_attentions: tuple | None = None       # L tensors (B, H, T, T)
+    cross_attentions: tuple | None = None         # L tensors (B, H, T, S)
 
 
 def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tensor:
@@ -147,17 +154,48 @@ class DistilBertEncoderDecoder(nn.Module):
             # transformers' projection when the widths differ (a MiniLM encoder, a BERT-base decoder)
             self.enc_to_dec_proj = nn.Linear(config.encoder.dim, config.decoder.hidden_size)
             init_bert_weights(self.enc_to_dec_proj, config.decoder.initializer_range)
+        # generate()'s settings: generation_config.json when loaded from a folder, else the defaults
+        self.generation_config = GenerationConfig.from_model_config(config)
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute each encoder and decoder block in the backward pass instead of keeping its
+        activations: less memory for about one more forward's time (Chen et al. 2016)."""
+        self.encoder.transformer.gradient_checkpointing = True
+        self.decoder.gradient_checkpointing = True
+
+    def run_encoder(self, input_ids=None, attention_mask=None, *, inputs_embeds=None, output_attentions=False,
+                    output_hidden_states=False):
+        """The encoder's BaseModelOutput for (B, S) source ids, or for inputs_embeds (B, S, C) given in
+        place of the token embeddings (positions, LayerNorm and dropout still added, as transformers)."""
+        if inputs_embeds is None:
+            return self.encoder(input_ids, attention_mask, output_hidden_states, output_attentions)
+        if input_ids is not None:
+            raise ValueError("pass input_ids or inputs_embeds, not both")
+        emb = self.encoder.embeddings
+        B, S, _ = inputs_embeds.shape
+        x = emb.dropout(emb.LayerNorm(inputs_embeds + emb.position_embeddings(torch.arange(S, device=inputs_embeds.device))))
+        keep = torch.ones(B, S, dtype=torch.bool, device=x.device) if attention_mask is None else attention_mask.bool()
+        return self.encoder.transformer(x, keep, output_hidden_states, output_attentions)
+
+    def project(self, states: torch.Tensor) -> torch.Tensor:
+        """Encoder states -> the width the cross-attention reads (transformers' enc_to_dec_proj)."""
+        return self.enc_to_dec_proj(states) if hasattr(self, "enc_to_dec_proj") else states
 
     def encode(self, input_ids, attention_mask=None) -> torch.Tensor:
         """(B, S) source ids -> (B, S, C) states the decoder's cross-attention reads."""
-        memory = self.encoder(input_ids, attention_mask).last_hidden_state
-        return self.enc_to_dec_proj(memory) if hasattr(self, "enc_to_dec_proj") else memory
+        return self.project(self.encoder(input_ids, attention_mask).last_hidden_state)
 
-    def forward(self, input_ids, attention_mask=None, labels=None, decoder_input_ids=None,
-                decoder_attention_mask=None, label_smoothing: float = 0.0) -> Seq2SeqOutput:
-        """input_ids, attention_mask: (B, S) source. labels: (B, T) target ids, -100 on padding: the
-        decoder inputs are then `shift_right(labels)` and the loss is label-smoothed cross-entropy
-        against labels, position by position. Or pass decoder_input_ids (B, T) yourself (no loss)."""
+    def forward(self, input_ids=None, attention_mask=None, labels=None, decoder_input_ids=None,
+                decoder_attention_mask=None, label_smoothing: float = 0.0, *, inputs_embeds=None,
+                decoder_inputs_embeds=None, output_attentions: bool = False,
+                output_hidden_states: bool = False) -> Seq2SeqOutput:
+        """input_ids, attention_mask: (B, S) source (or inputs_embeds (B, S, C)). labels: (B, T) target
+        ids, -100 on padding: the decoder inputs are then `shift_right(labels)` and the loss is
+        label-smoothed cross-entropy against labels, position by position. Or pass decoder_input_ids
+        (B, T) (or decoder_inputs_embeds (B, T, C)) yourself."""
+        if decoder_inputs_embeds is not None:
+            return self.forward_embeds(input_ids, attention_mask, labels, decoder_inputs_embeds,
+                                       decoder_attention_mask, label_smoothing, inputs_embeds)
         if labels is None and decoder_input_ids is None:
             raise ValueError("pass labels (training: the decoder inputs are made from them) or "
                              "decoder_input_ids (the target so far, starting with decoder_start_token_id)")
@@ -165,16 +203,31 @@ class DistilBertEncoderDecoder(nn.Module):
             check_labels(self.config, labels)
             if decoder_input_ids is None:
                 decoder_input_ids = shift_right(labels, self.config.decoder_start_token_id, self.config.pad_token_id)
-                if decoder_attention_mask is None:  # as transformers: the shifted padding is masked
-                    decoder_attention_mask = torch.cat([torch.ones_like(labels[:, :1]), labels[:, :-1] != IGNORE_INDEX],
-                                                       dim=1).long()
+                if decoder_attention_mask is None:
+                    # transformers masks `decoder_input_ids != pad`: the shifted padding, and the start
+                    # token too when it is the pad id (T5-style); that query then reads nothing.
+                    decoder_attention_mask = (decoder_input_ids != self.config.pad_token_id).long()
         check_ids(decoder_input_ids, ("batch", "target tokens"))
         check_mask(decoder_attention_mask, tuple(decoder_input_ids.shape))
-        if decoder_input_ids.shape[0] != input_ids.shape[0]:
-            raise ValueError(f"the source batch has {input_ids.shape[0]} rows but the target batch "
+        source = input_ids if input_ids is not None else inputs_embeds
+        if decoder_input_ids.shape[0] != source.shape[0]:
+            raise ValueError(f"the source batch has {source.shape[0]} rows but the target batch "
                              f"{decoder_input_ids.shape[0]}; give one target per source")
-        memory = self.encode(input_ids, attention_mask)
-        out = self.decoder(decoder_input_ids, memory, attention_mask, decoder_attention_mask)
+        enc = self.run_encoder(input_ids, attention_mask, inputs_embeds=inputs_embeds,
+                               output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+        memory = self.project(enc.last_hidden_state)
+        out = self.decoder(decoder_input_ids, memory, attention_mask, decoder_attention_mask,
+                           output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+        loss = None if labels is None else label_smoothed_cross_entropy(out.logits, labels, label_smoothing)
+        return Seq2SeqOutput(loss, out.logits, memory, out.last_hidden_state, enc.hidden_states, enc.attentions,
+                             out.hidden_states, out.attentions, out.cross_attentions)
+
+    def forward_embeds(self, input_ids, attention_mask, labels, decoder_inputs_embeds, decoder_attention_mask,
+                       label_smoothing, inputs_embeds) -> Seq2SeqOutput:
+        """forward with decoder_inputs_embeds (B, T, C) in place of the decoder's token embeddings."""
+        enc = self.run_encoder(input_ids, attention_mask, inputs_embeds=inputs_embeds)
+        memory = self.project(enc.last_hidden_state)
+        out = self.decoder(None, memory, attention_mask, decoder_attention_mask, inputs_embeds=decoder_inputs_embeds)
         loss = None if labels is None else label_smoothed_cross_entropy(out.logits, labels, label_smoothing)
         return Seq2SeqOutput(loss, out.logits, memory, out.last_hidden_state)
 
@@ -186,6 +239,7 @@ class DistilBertEncoderDecoder(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.config.save(folder)
+        self.generation_config.save_pretrained(folder)
         state = self.state_dict()
         if self.config.decoder.tie_word_embeddings:
             state.pop(TIED_KEYS[0], None)
@@ -208,6 +262,10 @@ class DistilBertEncoderDecoder(nn.Module):
         checkpoint.check_keys(Path(folder), expected, state, has_head=False, new_head=False)
         model.load_state_dict(state, strict=False)
         model.decoder.tie_weights()
+        saved = GenerationConfig.from_pretrained(folder)
+        if saved is not None:  # the special tokens come from config.json where the file leaves them out
+            model.generation_config = model.generation_config.update(
+                **{k: v for k, v in saved.to_dict().items()})
         return model.eval()
 
 
@@ -275,6 +333,32 @@ def read_as_distilbert(folder) -> tuple[DistilBertConfig, dict]:
     return config, state
 
 
+def read_bert_decoder(folder, layers: tuple[int, ...] | None = None, impl: str | None = None):
+    """A BERT decoder folder that already has cross-attention (transformers' `BertLMHeadModel` with
+    `add_cross_attention=True`, a trained translator's decoder saved alone) as (DecoderConfig, state
+    under the decoder's keys), or None for any other folder. Its keys are ours already: everything
+    loads, the cross-attention included, as `EncoderDecoderModel.from_encoder_decoder_pretrained` does."""
+    folder = Path(folder)
+    state = checkpoint.read_state_dict(folder)
+    if not any(".crossattention." in k for k in state):
+        return None
+    raw = read_json(folder / "config.json")
+    n = raw.get("num_hidden_layers", 12)
+    if layers is not None and not all(0 <= i < n for i in layers):
+        raise ValueError(f"decoder_layers {layers} must be layers of the {n}-layer decoder in {folder}")
+    config = DecoderConfig.from_dict(raw, impl=impl, num_hidden_layers=len(layers) if layers else None)
+    out = {}
+    for key, value in state.items():
+        m = re.fullmatch(r"bert\.encoder\.layer\.(\d+)\.(.*)", key)
+        if m is None:
+            if key.startswith(("bert.embeddings.", "cls.predictions.")):
+                out[key] = value
+        elif layers is None or int(m.group(1)) in layers:
+            i = int(m.group(1)) if layers is None else layers.index(int(m.group(1)))
+            out[f"bert.encoder.layer.{i}.{m.group(2)}"] = value
+    return config, out
+
+
 def decoder_config_from(encoder_config: DistilBertConfig, **overrides) -> DecoderConfig:
     """The BERT decoder with a DistilBERT (or converted BERT) config's shapes."""
     c = encoder_config
@@ -328,7 +412,11 @@ def warm_start(encoder_folder=None, decoder_folder=None, *, encoder_config: Dist
     else:
         raise ValueError("give encoder_folder (warm) or encoder_config (random init)")
     dec_state = None
-    if decoder_folder is not None:
+    trained = None if decoder_folder is None else read_bert_decoder(
+        decoder_folder, decoder_layers, None if decoder_config is None else decoder_config.impl)
+    if trained is not None:
+        dec_config, dec_state = trained
+    elif decoder_folder is not None:
         src_config, src_state = read_as_distilbert(decoder_folder)
         n = len(decoder_layers) if decoder_layers is not None else src_config.n_layers
         if decoder_layers is not None and not all(0 <= i < src_config.n_layers for i in decoder_layers):

@@ -43,7 +43,7 @@ from minidistil.tokenizer import WordPieceTokenizer
 from minidistil.training.train import TrainConfig, train
 from minidistil.training.translate import (DistilledTranslationTask, PairExamples, TranslationTask, build_model,
                                            encode_sources, encode_targets, evaluate, layers, seconds_per_step,
-                                           sequence_kd_targets, trim_vocabulary)
+                                           sequence_kd_targets, translator_generation_config, trim_vocabulary)
 
 VARIANTS = ("random", "decoder-warm", "warm", "student")
 CORPORA = ("zh-en", "software")
@@ -170,14 +170,16 @@ def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=No
     result = train(task, data, config, collate_fn=lambda ex: collate_pairs(ex, source_tok.pad_token_id))
     train_seconds = time.perf_counter() - started
     model.eval()
+    model.generation_config = translator_generation_config(model, asdict(settings))
     model.save_pretrained(out / "model", source_tok, target_tok)
     (out / "model" / "translator.json").write_text(json.dumps({**asdict(settings), "key": settings.key()}, indent=2))
     # The decoder writes uncased English; the case comes back from the training targets' own words.
-    Truecaser.learn(r["en"] for r in records["train"]).save(out / "model" / TRUECASE_FILE)
+    truecase = Truecaser.learn(r["en"] for r in records["train"])
+    truecase.save(out / "model" / TRUECASE_FILE)
     report = {"settings": asdict(settings), "max_steps": max_steps, "train_seconds": round(train_seconds, 1),
               "train_pairs": len(data), "target_vocab": model.config.decoder.vocab_size,
               "parameters": sum(p.numel() for p in model.parameters()), "last": result}
-    report.update(evaluate(model, source_tok, target_tok, records["validation"], settings))
+    report.update(evaluate(model, source_tok, target_tok, records["validation"], settings, truecase))
     (out / "results.json").write_text(json.dumps(report, indent=2))
     return report
 

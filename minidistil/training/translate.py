@@ -28,7 +28,12 @@ import torch.nn as nn
 from minidistil.nn.losses import IGNORE_INDEX, distillation_kl
 from minidistil.nn.seq2seq import (DistilBertEncoderDecoder, decoder_config_from, label_smoothed_cross_entropy,
                       read_as_distilbert, target_labels, warm_start)
-from minidistil.data.batching import collate_pairs
+from minidistil.data import english
+from minidistil.data.batching import collate_pairs, sorted_batches
+from minidistil.data.english import Truecaser
+from minidistil.data.sentences import chinese_sentences
+from minidistil.nn.generate import generate, generation_settings
+from minidistil.nn.generation_outputs import compute_transition_scores
 from minidistil.tokenizer import WordPieceTokenizer
 from minidistil.training.train import TrainConfig
 
@@ -128,50 +133,87 @@ class DistilledTranslationTask(nn.Module):
 
 # ------------------------------------------------------------------ translating
 
-def detokenize(text: str, source: str = "") -> str:
-    """The uncased English vocabulary writes lower case and splits printf specifiers ("% s"). Undo
-    what can be undone without a model: "% s" -> "%s", a word that also stands in the (Chinese)
-    source in Latin letters takes the source's case ("basic" -> "BASIC", "calc" -> "Calc"), and
-    the first letter goes up.
+def detokenize(text: str, source: str = "", truecase: Truecaser | None = None) -> str:
+    """The uncased decoder's text as a reader writes it: the tokenizer's spaces undone
+    (`minidistil.data.english.detokenize`), each word in its usual form (`truecase`, learnt from the
+    training targets; by default only "i" -> "I"), a Latin word of the Chinese source in the source's
+    form ("basic" -> "BASIC", "calc" -> "Calc"), and sentence starts capitalised.
 
     >>> detokenize("cannot close basic while % s runs.", "%s 运行时无法关闭 BASIC。")
     'Cannot close BASIC while %s runs.'
     """
-    text = re.sub(r"% ([a-z]{1,2})\b", r"%\1", text)
-    cased = {w.lower(): w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", source)}
-    text = re.sub(r"[A-Za-z][A-Za-z0-9]*", lambda m: cased.get(m.group(0).lower(), m.group(0)), text)
-    return text[:1].upper() + text[1:]
+    return (truecase or Truecaser({"i": "I"}))(english.detokenize(text), source)
+
+
+def source_rows(source_tokenizer, texts: list[str], limit: int) -> list[list[int]]:
+    """Token rows of the texts; rows longer than `limit` are cut, with one warning."""
+    rows = source_tokenizer(list(texts), truncation=False, return_token_type_ids=False)["input_ids"]
+    if any(len(r) > limit for r in rows):
+        n = sum(len(r) > limit for r in rows)
+        warnings.warn(f"{n} sentence(s) longer than {limit} tokens, with no 。！？；，to cut them at, were cut to "
+                      f"{limit} tokens")
+        rows = [r[:limit - 1] + [r[-1]] if len(r) > limit else r for r in rows]
+    return rows
+
+
+def decode_rows(model, rows: list[list[int]], target_tokenizer, config, batch_size: int) -> list[tuple[str, float, int]]:
+    """(decoded text, summed token log-probability, tokens) of each source row, in length-sorted batches."""
+    device, pad = next(model.parameters()).device, target_tokenizer.pad_token_id
+    eos = set(config.eos_ids())
+    out: list = [None] * len(rows)
+    for chunk in sorted_batches([len(r) for r in rows], batch_size):
+        batch = collate_pairs([{"input_ids": rows[i], "labels": [0]} for i in chunk], pad)
+        result = generate(model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                          generation_config=config.update(return_dict_in_generate=True, output_scores=True))
+        # the log-probability of each written token, as transformers' compute_transition_scores gives it
+        steps = compute_transition_scores(result.sequences, result.scores, result.beam_indices,
+                                          normalize_logits=config.num_beams == 1)
+        for i, seq, logp in zip(chunk, result.sequences.tolist(), steps.tolist()):
+            written = seq[1:]
+            n = next((k + 1 for k, t in enumerate(written) if t in eos), len(written))
+            out[i] = (target_tokenizer.decode(written[:n], skip_special_tokens=True), sum(logp[:n]), n)
+    return out
 
 
 @torch.no_grad()
-def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str], *, num_beams: int = 4,
-                    max_length: int = 64, batch_size: int = 16, max_source_length: int | None = None) -> list[str]:
-    """Chinese texts -> English strings, in length-sorted batches. Empty or blank texts give "";
-    texts longer than the encoder's positions (or max_source_length) are cut, with one warning."""
-    from minidistil.nn.generate import check_generation_args, generate
-    check_generation_args(model, num_beams, max_length)
+def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str], *, batch_size: int = 16,
+                    max_source_length: int | None = None, truecase: Truecaser | None = None,
+                    with_scores: bool = False, **settings) -> list:
+    """Chinese texts -> English strings (with `with_scores`: (string, mean token log-probability) pairs).
+
+    Each text is cut into sentences (`chinese_sentences`: after 。！？；, a long one again after a
+    comma) that are translated one by one and joined, so a long text is translated whole, never cut at
+    the encoder's length. Empty or blank texts give "". `settings`: generate's (num_beams, max_length,
+    no_repeat_ngram_size, ...); what is not given comes from the model's generation config (the folder's
+    generation_config.json)."""
+    config = generation_settings(model, None, {k: v for k, v in settings.items() if v is not None})
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     limit = min(max_source_length or 10**9, model.config.encoder.max_position_embeddings)
-    rows = source_tokenizer([t if t.strip() else "" for t in texts], truncation=False,
-                            return_token_type_ids=False)["input_ids"]
-    if any(len(r) > limit for r in rows):
-        n = sum(len(r) > limit for r in rows)
-        warnings.warn(f"{n} text(s) longer than {limit} tokens were cut to {limit}; split long texts into sentences")
-        rows = [r[:limit - 1] + [r[-1]] if len(r) > limit else r for r in rows]
-    out = [""] * len(texts)
-    todo = [i for i, t in enumerate(texts) if t.strip()]
-    todo.sort(key=lambda i: -len(rows[i]))
-    device = next(model.parameters()).device
-    pad = source_tokenizer.pad_token_id
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start:start + batch_size]
-        batch = collate_pairs([{"input_ids": rows[i], "labels": [0]} for i in chunk], pad)
-        seqs = generate(model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                        num_beams=num_beams, max_length=max_length)
-        for i, seq in zip(chunk, seqs.tolist()):
-            out[i] = detokenize(target_tokenizer.decode(seq, skip_special_tokens=True), texts[i])
-    return out
+    pieces, owner = [], []
+    for i, text in enumerate(texts):
+        for piece in chinese_sentences(text, most=max(limit - 2, 1)):  # a character is about one token
+            pieces.append(piece)
+            owner.append(i)
+    decoded = decode_rows(model, source_rows(source_tokenizer, pieces, limit), target_tokenizer, config, batch_size)
+    english, logp, tokens = [[] for _ in texts], [0.0] * len(texts), [0] * len(texts)
+    for i, piece, (text, score, n) in zip(owner, pieces, decoded):
+        english[i].append(detokenize(text, piece, truecase))
+        logp[i], tokens[i] = logp[i] + score, tokens[i] + n
+    out = [" ".join(parts) for parts in english]
+    if not with_scores:
+        return out
+    return [(text, logp[i] / tokens[i] if tokens[i] else 0.0) for i, text in enumerate(out)]
+
+
+def translator_generation_config(model, settings: dict):
+    """The generation settings a translator decodes with: the beam size and length limit of its training
+    settings (translator.json's num_beams and max_target_length + 1, the end token included), and no
+    3-gram written twice (a small translator otherwise loops: "use the following commands to use the
+    following commands")."""
+    return model.generation_config.update(num_beams=settings.get("num_beams", 4),
+                                          max_length=settings.get("max_target_length", 64) + 1,
+                                          no_repeat_ngram_size=3)
 
 
 # ------------------------------------------------------------------ building a variant
@@ -226,23 +268,23 @@ def sequence_kd_targets(teacher, source_rows: list[np.ndarray], target_tokenizer
     little); each batch is appended to `cache` (JSON lines of [index, labels]) as it finishes, so an
     interrupted run resumes where it stopped."""
     from tqdm.auto import tqdm
-    from minidistil.nn.generate import generate
     done: dict[int, list[int]] = {}
     if cache is not None and cache.is_file():
         done = dict(json.loads(line) for line in cache.read_text().splitlines() if line.strip())
-    todo = sorted((i for i in range(len(source_rows)) if i not in done), key=lambda i: -len(source_rows[i]))
+    todo = [i for i in range(len(source_rows)) if i not in done]
     pad, eos = target_tokenizer.pad_token_id, target_tokenizer.sep_token_id
     device = next(teacher.parameters()).device
     bar = tqdm(total=len(source_rows), initial=len(done), unit="sent", desc="teacher beams", disable=not progress)
     with torch.no_grad():
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
+        for batch_rows in sorted_batches([len(source_rows[i]) for i in todo], batch_size):
+            chunk = [todo[j] for j in batch_rows]
             batch = collate_pairs([{"input_ids": source_rows[i], "labels": [0]} for i in chunk])
             seqs = generate(teacher, batch["input_ids"].to(device), batch["attention_mask"].to(device),
                             num_beams=num_beams, max_length=max_length)
             for i, seq in zip(chunk, seqs.tolist()):
-                seq = [t for t in seq[1:] if t != pad]
-                done[i] = seq if seq and seq[-1] == eos else seq + [eos]
+                seq = seq[1:]
+                seq = seq[:seq.index(eos) + 1] if eos in seq else [t for t in seq if t != pad] + [eos]
+                done[i] = seq  # after the end token comes the filler (pad, or the end token again)
             if cache is not None:
                 with open(cache, "a") as f:
                     f.writelines(json.dumps([i, done[i]]) + "\n" for i in chunk)
@@ -274,14 +316,15 @@ def seconds_per_step(task, data, settings, steps: int = 5) -> float:
     return elapsed
 
 
-def evaluate(model, source_tok, target_tok, records: list[dict], settings) -> dict:
-    """Decode the first `eval_sentences` held-out records; BLEU/chrF with sacrebleu when installed."""
+def evaluate(model, source_tok, target_tok, records: list[dict], settings, truecase: Truecaser | None = None) -> dict:
+    """Decode the first `eval_sentences` held-out records with the model's generation config; BLEU/chrF
+    (sacrebleu's, case-sensitive, on detokenized text) when sacrebleu is installed."""
     records = records[:settings.eval_sentences] if settings.eval_sentences else records
     if not records:
         return {}
     start = time.perf_counter()
-    hyps = translate_texts(model, source_tok, target_tok, [r["zh"] for r in records], num_beams=settings.num_beams,
-                           max_length=settings.max_target_length + 1, max_source_length=settings.max_source_length)
+    hyps = translate_texts(model, source_tok, target_tok, [r["zh"] for r in records],
+                           max_source_length=settings.max_source_length, truecase=truecase)
     seconds = time.perf_counter() - start
     result = {"eval_sentences": len(records), "sentences_per_second": round(len(records) / seconds, 2),
               "examples": [{"zh": r["zh"], "en": r["en"], "model": h} for r, h in list(zip(records, hyps))[:5]]}

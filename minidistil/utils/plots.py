@@ -127,3 +127,42 @@ def plot_curve(points: list[tuple[float, float]], png_path: str | Path, *, xlabe
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return Path(png_path)
+
+
+def attention_figure(weights, *, columns: list[str], rows: list[str], title: str = "", xlabel: str = "",
+                     ylabel: str = ""):
+    """An attention table (rows x columns, weights in [0, 1]) as a heatmap with a token on every
+    tick, as examples/look_inside.py draws the encoder's; the figure, or None without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    table = weights.detach().float().cpu().numpy()
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * len(columns) + 2), max(3.0, 0.35 * len(rows) + 1.5)))
+    image = ax.imshow(table, cmap="viridis", vmin=0, vmax=max(float(table.max()), 1e-6) if table.size else 1)
+    ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention(weights, *, columns: list[str], rows: list[str], png_path: str | Path, **labels) -> Path | None:
+    """attention_figure saved as a PNG; the path, or None without matplotlib."""
+    fig = attention_figure(weights, columns=columns, rows=rows, **labels)
+    if fig is None:
+        return None
+    import matplotlib.pyplot as plt
+    Path(png_path).parent.mkdir(parents=True, exist_ok=True)
+    # CJK glyphs the default font lacks are drawn as boxes with a warning: the picture is still right
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return Path(png_path)
