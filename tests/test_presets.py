@@ -27,8 +27,8 @@ def test_presets_differ_from_the_cpu_defaults_and_cache_beside_them():
     assert PRESETS["cpu"] == TranslatorSettings()
     # a translator's folder names its encoder: one on another encoder lives beside the default
     default = translator_root()
-    assert default.name == f"warm-{TranslatorSettings().key()}" and TranslatorSettings().encoder == chinese.TEACHER
-    assert translator_root(TranslatorSettings(), chinese.TEACHER) == default
+    assert default.name == f"warm-{TranslatorSettings().key()}" and TranslatorSettings().encoder == translate.ENCODER
+    assert translator_root(TranslatorSettings(), translate.ENCODER) == default
     other = translator_root(TranslatorSettings(), gpu_teacher)
     assert other.parent == default.parent and other != default
     assert other.name == f"warm-{TranslatorSettings(encoder=gpu_teacher).key()}"
@@ -53,7 +53,7 @@ def test_cli_passes_the_preset_to_the_builds(monkeypatch, capsys):
     assert seen["settings"].max_steps == PRESETS["gpu"].max_steps
     assert seen["encoder"] == chinese.PRESETS["gpu"][0]
     assert main(["train-translator"]) == 0
-    assert seen["settings"] == TranslatorSettings() and seen["encoder"] == chinese.TEACHER
+    assert seen["settings"] == TranslatorSettings() and seen["encoder"] == translate.ENCODER
 
     calls = []
     monkeypatch.setattr(pretrained, "chinese_dir", lambda s, **kw: calls.append(("teacher", s, kw["device"])) or _fail())
