@@ -29,6 +29,7 @@ import json
 import sys
 from pathlib import Path
 
+from minidistil import textio
 from minidistil.cli import cache, deploy, finetuning, pretraining, translation
 from minidistil.data.cache import SourceError
 from minidistil.train import TrainingInterrupted
@@ -72,7 +73,7 @@ def read_config_file(path) -> dict:
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist")
     try:
-        settings = json.loads(path.read_text())
+        settings = json.loads(textio.read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e})") from None
     if not isinstance(settings, dict):

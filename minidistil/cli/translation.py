@@ -1,7 +1,6 @@
 """The translation commands: train-translator (one variant, or the cached default) and translate."""
 from __future__ import annotations
 
-import sys
 
 from minidistil.cli.flags import add_dataclass_flags, dataclass_from_args
 from minidistil.cli.output import table
@@ -32,6 +31,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--max-length", type=int, help="tokens written, the start token included "
                                                   "(default: the translator's max_target_length + 1)")
     p.add_argument("--batch-size", type=int, default=8, help="texts per batch")
+    p.add_argument("--encoding", help="the encoding of your text files or stdin when it is not UTF-8 (gbk, big5, latin-1...)")
     p.set_defaults(func=run_translate)
 
 
@@ -57,7 +57,8 @@ def run_train_translator(args) -> None:
 def run_translate(args) -> None:
     from minidistil.translate import TranslationPipeline
     from minidistil.pretrained import translator_dir
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    from minidistil import textio
+    texts = textio.arguments(args.texts, args.encoding) if args.texts else textio.stdin_lines(args.encoding)
     translate = TranslationPipeline(args.model or translator_dir(), batch_size=args.batch_size)
     for out in translate(texts, num_beams=args.num_beams, max_length=args.max_length):
         print(out["translation_text"])
