@@ -107,8 +107,11 @@ def test_a_truncated_weight_file_is_one_sentence_naming_it_and_the_rebuild_comma
     root = tiny_build(tmp_path / "entry")
     with open(root / "model" / "model.safetensors", "r+b") as f:
         f.truncate(400)
+    said = []
+    assert not builds.finished(root, message=said.append)  # so the build that follows repairs it
+    assert len(said) == 1 and "model.safetensors has 400 bytes" in said[0] and "building it again beside" in said[0]
     with pytest.raises(builds.DamagedEntryError) as e:
-        builds.finished(root, rebuild="python -m minidistil adapt-teacher")
+        builds.verify(root, rebuild="python -m minidistil adapt-teacher")
     message = str(e.value)
     assert "model.safetensors has 400 bytes where its manifest says 1,000" in message
     assert "`python -m minidistil adapt-teacher`" in message and "\n" not in message
@@ -118,7 +121,7 @@ def test_a_missing_file_is_named(tmp_path):
     root = tiny_build(tmp_path / "entry")
     (root / "model" / "config.json").unlink()
     with pytest.raises(builds.DamagedEntryError, match=r"config.json is missing; run `python -m minidistil cache remove"):
-        builds.finished(root)
+        builds.verify(root)
 
 
 def test_a_file_of_the_right_size_but_other_bytes_fails_verify_only(tmp_path):

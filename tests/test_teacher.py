@@ -115,13 +115,17 @@ def test_the_default_teacher_is_reused_once_built(tmp_path, monkeypatch):
     assert sources.mlm_teacher_dir() == root / "model"  # the old name still works
 
 
-def test_a_damaged_default_teacher_says_which_file_and_which_command_rebuilds_it(tmp_path, monkeypatch):
-    from minidistil import builds, pretrained
+def test_a_damaged_default_teacher_says_which_file_and_is_built_again(tmp_path, monkeypatch, capsys):
+    from minidistil import builds, pretrained, recipe
     root = _finished_default_teacher(tmp_path, monkeypatch)
     (root / "model" / "model.safetensors").write_bytes(b"w" * 40)  # cut short
+    rebuilt = []
+    monkeypatch.setattr(recipe, "adapt_teacher", lambda *a, **k: rebuilt.append(a))
+    pretrained.teacher_dir()
+    assert rebuilt and "model.safetensors has 40 bytes" in capsys.readouterr().err
     with pytest.raises(builds.DamagedEntryError, match=r"model.safetensors has 40 bytes .*"
                                                        r"`python -m minidistil adapt-teacher` to rebuild it"):
-        pretrained.teacher_dir()
+        builds.verify(root, rebuild="python -m minidistil adapt-teacher")
 
 
 def test_no_module_below_the_command_line_starts_the_command_line():
