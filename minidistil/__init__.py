@@ -1,4 +1,7 @@
 """minidistil: DistilBERT rebuilt from scratch in plain PyTorch."""
+from . import interrupts as _interrupts
+_interrupts.on_import()  # first: Ctrl-C while torch loads is one line at the command line, not a traceback
+
 from .config import DistilBertConfig
 from .model import DistilBertModel
 from .heads import (DistilBertForMaskedLM, DistilBertForMultipleChoice, DistilBertForQuestionAnswering,

@@ -160,14 +160,15 @@ def verify(root: Path, rebuild: str = "") -> None:
         raise DamagedEntryError(f"the cached build {root} is damaged: {wrong}; {rebuild_advice(root, rebuild)}")
 
 
-def rebuild_advice(root: Path, rebuild: str = "") -> str:
-    """The command that rebuilds `root`: `rebuild`, or the one its manifest records, or `cache remove`."""
-    if not rebuild:
+def rebuild_advice(root: Path, rebuild: str = "", remove: bool = False) -> str:
+    """The command that rebuilds `root`: `rebuild`, or the one its manifest records, or (`remove`, or
+    neither known) `cache remove`."""
+    if not rebuild and not remove:
         try:
             rebuild = json.loads((Path(root) / MANIFEST).read_text()).get("rebuild", "")
         except (OSError, ValueError, AttributeError):
             rebuild = ""
-    if rebuild:
+    if rebuild and not remove:
         return f"run `{rebuild}` to rebuild it (it resumes from a finished checkpoint when one is there)"
     try:
         name = Path(root).resolve().relative_to(cache_dir().resolve()).as_posix()

@@ -70,6 +70,7 @@ from tqdm.auto import tqdm
 
 from minidistil.batching import LengthGroupedBatches, collate
 from minidistil.plots import plot_run
+from minidistil import interrupts
 from minidistil.resume import load_checkpoint, save_checkpoint
 
 
@@ -214,6 +215,7 @@ def train(task: nn.Module, data, config: TrainConfig, *, collate_fn: Callable = 
                     if rank == 0:
                         save_checkpoint(out / "checkpoint.pt", task, optimizer, scheduler, config, step, world)
                     saved = step
+                    interrupts.point(f"checkpoint:{step}")  # tests interrupt here, not after a guessed delay
         except KeyboardInterrupt:
             bar.close()
             raise TrainingInterrupted(step, saved) from None

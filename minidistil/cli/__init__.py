@@ -29,7 +29,7 @@ import json
 import sys
 from pathlib import Path
 
-from minidistil import textio
+from minidistil import interrupts, textio
 from minidistil.cli import cache, deploy, finetuning, pretraining, translation
 from minidistil.data.cache import SourceError
 from minidistil.train import TrainingInterrupted
@@ -86,13 +86,16 @@ def main(argv=None) -> int:
     cannot be fetched or fails its pin, a damaged checkpoint or cache entry, a full disk, a build
     locked by another process) ends with one line on stderr and exit code 2; Ctrl-C with one line
     that says where a rerun resumes, and exit code 130."""
-    try:
-        args = parse_args(argv)
-        args.func(args)
-    except (ValueError, OSError, SourceError) as e:  # CheckpointError is a ValueError, BuildError a SourceError
-        print(f"minidistil: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as e:  # TrainingInterrupted says the step; elsewhere there is nothing to resume
-        print(f"minidistil: {e if isinstance(e, TrainingInterrupted) else 'interrupted'}", file=sys.stderr)
-        return 130
+    with interrupts.handled():  # a second Ctrl-C while the first unwinds is ignored (minidistil.interrupts)
+        try:
+            args = parse_args(argv)
+            interrupts.point("main")
+            args.func(args)
+        except (ValueError, OSError, SourceError) as e:  # CheckpointError is a ValueError, BuildError a SourceError
+            print(f"minidistil: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as e:  # TrainingInterrupted says the step; elsewhere there is nothing to resume
+            interrupts.point("report")
+            print(f"minidistil: {e if isinstance(e, TrainingInterrupted) else 'interrupted'}", file=sys.stderr)
+            return interrupts.INTERRUPTED
     return 0
