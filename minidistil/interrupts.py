@@ -14,7 +14,7 @@ Three moments need care, beyond the `except KeyboardInterrupt` of `minidistil.cl
    variable `MINIDISTIL_SIGINT_AT` lists `name` (twice when it lists it twice: a second press while
    the first unwinds). The points: `import` (before torch loads), `main` (arguments parsed), and
    `checkpoint:N` (just after the training loop saved the checkpoint of step N). Unset, it costs
-   one dictionary lookup.
+   one dictionary lookup. `MINIDISTIL_SIGKILL_AT` does the same with SIGKILL (`kill -9`).
 
 This module imports nothing heavy: it runs before torch is loaded.
 """
@@ -27,11 +27,15 @@ import threading
 from contextlib import contextmanager
 
 HOOK = "MINIDISTIL_SIGINT_AT"
+KILL_HOOK = "MINIDISTIL_SIGKILL_AT"
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def point(name: str) -> None:
-    """Send this process SIGINT here if `MINIDISTIL_SIGINT_AT` names `name` (tests only)."""
+    """Send this process SIGINT here if `MINIDISTIL_SIGINT_AT` names `name`, or SIGKILL if
+    `MINIDISTIL_SIGKILL_AT` does (a `kill -9` at a known stage); tests only."""
+    if name in os.environ.get(KILL_HOOK, "").split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
     wanted = os.environ.get(HOOK)
     if not wanted:
         return

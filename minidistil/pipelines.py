@@ -78,7 +78,13 @@ class Pipeline:
         self.tokenizer = tokenizer
         _check_count("batch_size", batch_size)
         self.batch_size = batch_size
-        self.max_length = max_length or model.config.max_position_embeddings
+        positions = model.config.max_position_embeddings
+        if max_length is not None:  # checked here, where it is set, not deep inside the first long input
+            _check_count("max_length", max_length, positions)
+            if max_length < 3:
+                raise ValueError(f"max_length={max_length} leaves no room for text beside [CLS] and [SEP]; "
+                                 f"pass at least 3 (the model reads up to {positions})")
+        self.max_length = max_length or positions
 
     def run(self, features: list[dict]) -> list[tuple]:
         """Forward every feature in length-sorted batches; return per-feature outputs in their order.
@@ -220,13 +226,20 @@ class FillMask(Pipeline):
 
 
 class TextClassification(Pipeline):
-    def __call__(self, inputs, top_k: int | None = 1, stride: int = 64):
+    def __call__(self, inputs, top_k: int | None = 1, stride: int | None = None):
         """Per input, the best {label, score}; a ranked list of `top_k` of them when top_k is not 1,
         of every label when it is None. A top_k above the number of labels gives every label, as in
-        transformers."""
+        transformers. `stride`: the overlap of the windows over a long input (default 64 tokens, or
+        half a window when max_length leaves less)."""
         texts, single = _as_list(inputs)
         if top_k is not None:
             _check_count("top_k", top_k)
+        room = self.max_length - 2  # a window's tokens besides [CLS] and [SEP]
+        if stride is None:
+            stride = min(64, room // 2)
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or not 0 <= stride < room:
+            raise ValueError(f"stride={stride!r} must be a whole number from 0 to {room - 1}, smaller than the {room} "
+                             f"tokens a window of max_length={self.max_length} holds after [CLS] and [SEP]")
         if not texts:
             return []
         examples = [{"text": t} for t in texts]

@@ -237,14 +237,20 @@ def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str],
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     limit = min(max_source_length or 10**9, model.config.encoder.max_position_embeddings)
-    rows = source_tokenizer([t if t.strip() else "" for t in texts], truncation=False,
-                            return_token_type_ids=False)["input_ids"]
+    with warnings.catch_warnings():  # the tokenizer's own "longer than the model" warning: ours below says it once
+        warnings.filterwarnings("ignore", message="Token indices sequence length is longer")
+        rows = source_tokenizer([t if t.strip() else "" for t in texts], truncation=False,
+                                return_token_type_ids=False)["input_ids"]
     if any(len(r) > limit for r in rows):
         n = sum(len(r) > limit for r in rows)
         warnings.warn(f"{n} text(s) longer than {limit} tokens were cut to {limit}; split long texts into sentences")
         rows = [r[:limit - 1] + [r[-1]] if len(r) > limit else r for r in rows]
     out = [""] * len(texts)
     todo = [i for i, t in enumerate(texts) if t.strip()]
+    warn_unknown(source_tokenizer, [rows[i] for i in todo])
+    from .limits import check_generation
+    check_generation(model, num_beams, max_length, min(batch_size, len(todo)), max((len(rows[i]) for i in todo), default=0),
+                     str(next(model.parameters()).device))
     todo.sort(key=lambda i: -len(rows[i]))
     device = next(model.parameters()).device
     pad = source_tokenizer.pad_token_id
@@ -256,6 +262,23 @@ def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str],
         for i, seq in zip(chunk, seqs.tolist()):
             out[i] = detokenize(target_tokenizer.decode(seq, skip_special_tokens=True), texts[i])
     return out
+
+
+UNKNOWN_SHARE = 0.5  # a text whose source pieces are more than this share [UNK] is warned about
+
+
+def warn_unknown(tokenizer, rows: list[list[int]]) -> None:
+    """One warning for the texts whose word pieces are mostly [UNK] (emoji, a script the encoder's
+    vocabulary lacks): the translation of such a text is made up from almost nothing."""
+    special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id}
+    n = 0
+    for row in rows:
+        pieces = [i for i in row if i not in special]
+        n += bool(pieces) and sum(i == tokenizer.unk_token_id for i in pieces) > UNKNOWN_SHARE * len(pieces)
+    if n:
+        warnings.warn(f"{n} text(s) are mostly {tokenizer.unk_token} (more than {UNKNOWN_SHARE:.0%} of their pieces "
+                      f"are not in the translator's vocabulary, as with emoji or another script); their "
+                      f"translations say little", UserWarning, stacklevel=3)
 
 
 class TranslationPipeline:
@@ -284,8 +307,12 @@ class TranslationPipeline:
                  batch_size: int | None = None) -> list[dict]:
         if isinstance(texts, str):
             texts = [texts]
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        if not isinstance(texts, (list, tuple)):
             raise TypeError(f"translate a string or a list of strings, got {type(texts).__name__}")
+        for n, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"translate a string or a list of strings, but item {n} of the list is "
+                                f"{type(text).__name__} {text!r:.40}")
         # `is None`, not `or`: num_beams=0 is a mistake to report, not a request for the default.
         if max_length is None:
             max_length = self.max_length if self.max_length is not None else self.defaults.get("max_target_length", 64) + 1
