@@ -298,7 +298,7 @@ def entry(root: str | Path, *, estimate_bytes: float = 0, no_wait: bool = False,
         except BaseException as e:
             if not any(p.is_file() for p in work.rglob("*")):  # it failed before writing anything (an input
                 shutil.rmtree(work, ignore_errors=True)       # check): no empty work left to look unfinished
-            if is_disk_full(e):
+            if is_disk_full(e) and not isinstance(e, DiskFullError):  # one already says what and how much
                 raise DiskFullError(disk_message(work, estimate_bytes, what)) from None
             raise
 

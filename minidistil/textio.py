@@ -82,7 +82,7 @@ def message(raw: bytes, start: int, where: str, codec: str, offset: int = 0, fix
     hint = guess(raw) if codec == UTF8 else None
     source = hint or "ENCODING"
     is_file = not where.startswith(("stdin", "the ", "text "))
-    convert = (f"`iconv -f {source} -t UTF-8 {where} > {Path(where).stem}.utf8{Path(where).suffix}`"
+    convert = (f"`iconv -f {source} -t UTF-8 {where} > {Path(where).with_suffix('.utf8' + Path(where).suffix)}`"
                if is_file else f"`iconv -f {source} -t UTF-8`")
     seems = f" (it looks like {hint})" if hint else ""
     if fix:

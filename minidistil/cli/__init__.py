@@ -31,6 +31,7 @@ from pathlib import Path
 
 from minidistil import interrupts, textio
 from minidistil.cli import cache, deploy, finetuning, pretraining, translation
+from minidistil.cli.output import end_progress_bars
 from minidistil.data.cache import SourceError
 from minidistil.train import TrainingInterrupted
 
@@ -92,10 +93,12 @@ def main(argv=None) -> int:
             interrupts.point("main")
             args.func(args)
         except (ValueError, OSError, SourceError) as e:  # CheckpointError is a ValueError, BuildError a SourceError
+            end_progress_bars()
             print(f"minidistil: error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as e:  # TrainingInterrupted says the step; elsewhere there is nothing to resume
             interrupts.point("report")
+            end_progress_bars()
             print(f"minidistil: {e if isinstance(e, TrainingInterrupted) else 'interrupted'}", file=sys.stderr)
             return interrupts.INTERRUPTED
     return 0

@@ -30,7 +30,9 @@ def _write(f, chunk: bytes) -> None:
 
 
 def _mb(n: float) -> str:
-    return f"{max(n, 0) / 2**20:,.0f} MB" if n >= 2**20 or n <= 0 else f"{n / 2**20:,.1f} MB"
+    if n >= 2**20 or n <= 0:
+        return f"{max(n, 0) / 2**20:,.0f} MB"
+    return f"{n / 2**10:,.0f} KB" if n >= 2**10 else f"{n:,.0f} bytes"
 
 
 def disk_full(folder: Path, name: str, needed: int | None, at_least: bool = False) -> DiskFullError:
