@@ -52,6 +52,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from minidistil import interrupts
 from minidistil.data.cache import SourceError, cache_dir
 
 MANIFEST = "manifest.json"
@@ -247,6 +248,25 @@ def lock(path: Path, no_wait: bool = False, what: str = "this entry", message: C
             os.close(fd)
 
 
+def running(root: Path) -> str | None:
+    """Who is building `root` now ("pid N on HOST at TIME"), or None. Read from the lock file's record
+    without touching the lock (taking it, even shared, could make a builder with no_wait fail): a
+    record of this host whose process is alive. A killed holder's record names a dead pid."""
+    try:
+        holder = _holder(lock_path(root).read_text(errors="replace"))
+    except OSError:
+        return None
+    if not holder or holder.get("host") != socket.gethostname():
+        return _describe(holder) if holder else None
+    try:
+        os.kill(int(holder.get("pid")), 0)
+    except (ProcessLookupError, TypeError, ValueError):
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    return _describe(holder)
+
+
 # ---------------------------------------------------------------- the build
 
 def partial_dir(root: Path) -> Path:
@@ -274,6 +294,9 @@ def entry(root: str | Path, *, estimate_bytes: float = 0, no_wait: bool = False,
     what = what or str(root)
     work = partial_dir(root)
     with lock(lock_path(root), no_wait=no_wait, what=what, message=message):
+        interrupts.point("build:locked")
+        if not root.exists() and work.exists() and problem(work) is None:  # killed between manifest and rename
+            os.replace(work, root)
         shutil.rmtree(_old_dir(root), ignore_errors=True)  # left by a swap that was killed half-way
         if root.exists():
             if problem(root) is None:  # another process finished it while we waited: nothing to do
@@ -290,10 +313,12 @@ def entry(root: str | Path, *, estimate_bytes: float = 0, no_wait: bool = False,
         work.mkdir(parents=True, exist_ok=True)
         try:
             yield work
+            interrupts.point("build:written")
             if not keep_checkpoints:
                 for name in SCRATCH:
                     (work / name).unlink(missing_ok=True)
             write_manifest(work, rebuild)
+            interrupts.point("build:manifest")
             _swap_in(work, root)
         except BaseException as e:
             if not any(p.is_file() for p in work.rglob("*")):  # it failed before writing anything (an input
@@ -311,6 +336,7 @@ def _swap_in(work: Path, root: Path) -> None:
     """`work` becomes `root`; a damaged `root` is set aside first and deleted after."""
     if root.exists():
         os.replace(root, _old_dir(root))
+        interrupts.point("build:swap")
     os.replace(work, root)
     shutil.rmtree(_old_dir(root), ignore_errors=True)
 

@@ -13,7 +13,8 @@ Three moments need care, beyond the `except KeyboardInterrupt` of `minidistil.cl
    ahead finishes the command first). `point(name)` sends the process SIGINT when the environment
    variable `MINIDISTIL_SIGINT_AT` lists `name` (twice when it lists it twice: a second press while
    the first unwinds). The points: `import` (before torch loads), `main` (arguments parsed), and
-   `checkpoint:N` (just after the training loop saved the checkpoint of step N). Unset, it costs
+   `checkpoint:N` (just after the training loop saved the checkpoint of step N), and the stages of a
+   cached build (`build:locked`, `build:written`, `build:manifest`, `build:swap`). Unset, it costs
    one dictionary lookup. `MINIDISTIL_SIGKILL_AT` does the same with SIGKILL (`kill -9`).
 
 This module imports nothing heavy: it runs before torch is loaded.

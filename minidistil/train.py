@@ -110,12 +110,18 @@ class TrainConfig(TrainSettings):
         for name in ("max_steps", "batch_size", "accumulate", "save_every", "log_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        # `not (...)` so that NaN, which fails every comparison, is refused too.
+        if not 0 < self.lr <= 1:
+            raise ValueError(f"lr must be > 0 and at most 1 (AdamW diverges at once above it; 1e-5 to 1e-3 is "
+                             f"usual), got {self.lr}")
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup is a fraction of max_steps in [0, 1), got {self.warmup}")
-        if self.max_grad_norm < 0 or self.weight_decay < 0 or self.eval_every < 0:
-            raise ValueError("max_grad_norm, weight_decay and eval_every must be >= 0")
+        if not (0 <= self.max_grad_norm < math.inf and 0 <= self.weight_decay < math.inf and self.eval_every >= 0):
+            raise ValueError(f"max_grad_norm, weight_decay and eval_every must be finite and >= 0, got "
+                             f"{self.max_grad_norm}, {self.weight_decay} and {self.eval_every}")
+        if not (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas) and 0 < self.eps < 1):
+            raise ValueError(f"betas must be two numbers in [0, 1) and eps a small positive number, got "
+                             f"{self.betas} and {self.eps}")
         if self.batch_size % self.accumulate:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of accumulate "
                              f"({self.accumulate}): each step splits its batch into equal micro-batches")

@@ -47,6 +47,9 @@ def entries(root: Path | None = None) -> list[Path]:
 
 
 def state(folder: Path, hashes: bool = False) -> str:
+    holder = builds.running(folder.with_name(folder.name.removesuffix(".partial")))
+    if holder is not None:  # its files are changing: neither "unfinished" nor "damaged" yet
+        return f"being built by {holder}"
     if builds.read_manifest(folder) is None:
         return "unfinished (a build resumes it)" if folder.name.endswith(".partial") else "no manifest"
     wrong = builds.problem(folder, hashes)
