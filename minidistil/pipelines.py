@@ -66,10 +66,29 @@ def pipeline(task: str, model=None, tokenizer=None, batch_size: int = 16, max_le
         if tokenizer is None:
             from .tokenizer import WordPieceTokenizer
             tokenizer = WordPieceTokenizer.from_pretrained(model)
-        model = model_class.from_pretrained(model)
+        folder, model = Path(model), model_class.from_pretrained(model)
+        _check_vocabulary(tokenizer, model, folder / "vocab.txt")
     if tokenizer is None:
         raise ValueError("a model object needs its tokenizer: pipeline(task, model, tokenizer=...)")
     return pipeline_class(model, tokenizer, batch_size, max_length)
+
+
+def _check_vocabulary(tokenizer, model, path: Path | None = None) -> None:
+    """A vocab.txt with fewer or more tokens than the model's embedding has rows is cut short or belongs
+    to another model: every id past the cut (or all of them) would silently mean another word. One cut
+    inside its last line keeps the count: save_pretrained ends the file with a newline, so say so."""
+    rows, tokens = model.config.vocab_size, len(tokenizer)
+    where = path if path is not None else "the vocabulary"
+    if tokens != rows:
+        raise ValueError(f"{where} has {tokens:,} tokens but the model has {rows:,} embedding rows: the file is "
+                         f"cut short or belongs to another model; copy the vocab.txt the model was trained with")
+    if path is not None and path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:
+            f.seek(-1, 2)
+            if f.read(1) != b"\n":
+                warnings.warn(f"{path} does not end with a newline, as a file cut short does: its last token may "
+                              f"be incomplete; copy the vocab.txt the model was trained with", UserWarning,
+                              stacklevel=3)
 
 
 class Pipeline:

@@ -296,7 +296,8 @@ class TranslationPipeline:
             model = DistilBertEncoderDecoder.from_pretrained(folder)
             tokenizers = tokenizers or load_tokenizers(folder)
             if (folder / "translator.json").is_file():
-                self.defaults = json.loads((folder / "translator.json").read_text())
+                from .tokenizer.api import read_json
+                self.defaults = read_json(folder / "translator.json")
         if not isinstance(model, DistilBertEncoderDecoder) or tokenizers is None:
             raise ValueError("pass a translator folder, or a DistilBertEncoderDecoder with tokenizers=(source, target)")
         self.model = model.to(device).eval()

@@ -289,7 +289,34 @@ def check_corpus_folder(folder: Path) -> tuple[dict, np.ndarray]:
     if int(lengths.sum(dtype=np.int64)) != meta["n_tokens"]:
         raise ValueError(f"{folder / 'lengths.bin'} does not add up to n_tokens={meta['n_tokens']}; "
                          f"the corpus is corrupt, prepare it again")
-    return meta, _read_counts(folder / "counts.npy", meta)
+    counts = _read_counts(folder / "counts.npy", meta)
+    _check_tokens_against_counts(folder / "tokens.bin", meta, counts)
+    return meta, counts
+
+
+_COUNTED: set = set()  # token files already counted, by path, size and modification time
+
+
+def _check_tokens_against_counts(path: Path, meta: dict, counts: np.ndarray) -> None:
+    """A byte changed in tokens.bin keeps its size but changes a token id, which then trains silently:
+    count the ids again (one pass through the memory map, about a second a gigabyte; once per file per
+    process) and compare them with counts.npy, written from the same ids."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _COUNTED or not meta["n_tokens"]:
+        return
+    tokens = np.memmap(path, dtype=np.dtype(meta["dtype"]), mode="r")
+    found = np.zeros(max(meta["vocab_size"], 1), dtype=np.int64)
+    for start in range(0, len(tokens), 1 << 26):  # in blocks: bincount of a uint16 block is int64-sized
+        block = np.asarray(tokens[start:start + (1 << 26)])
+        if len(block) and int(block.max()) >= meta["vocab_size"]:
+            raise ValueError(f"{path} holds the token id {int(block.max())}, beyond the vocabulary of "
+                             f"{meta['vocab_size']}; the corpus is corrupt, {PREPARE_AGAIN}")
+        found += np.bincount(block, minlength=len(found))
+    if not np.array_equal(found, counts):
+        raise ValueError(f"{path} does not match the token counts in counts.npy (a byte changed since "
+                         f"prepare-data wrote it); the corpus is corrupt, {PREPARE_AGAIN}")
+    _COUNTED.add(key)
 
 
 def _read_meta(path: Path) -> dict:
