@@ -307,8 +307,8 @@ def _check_tokens_against_counts(path: Path, meta: dict, counts: np.ndarray) -> 
         return
     tokens = np.memmap(path, dtype=np.dtype(meta["dtype"]), mode="r")
     found = np.zeros(max(meta["vocab_size"], 1), dtype=np.int64)
-    for start in range(0, len(tokens), 1 << 26):  # in blocks: bincount of a uint16 block is int64-sized
-        block = np.asarray(tokens[start:start + (1 << 26)])
+    for start in range(0, len(tokens), 1 << 16):  # small blocks: bincount makes an int64 copy of each
+        block = np.asarray(tokens[start:start + (1 << 16)])
         if len(block) and int(block.max()) >= meta["vocab_size"]:
             raise ValueError(f"{path} holds the token id {int(block.max())}, beyond the vocabulary of "
                              f"{meta['vocab_size']}; the corpus is corrupt, {PREPARE_AGAIN}")
