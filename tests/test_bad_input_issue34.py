@@ -236,7 +236,7 @@ TRADITIONAL = "我喜歡這部電影，打開文件，保存窗口。這是一�
     ("好😀".encode("gb18030"), "GB18030"),
     ("café déjà vu".encode("latin-1"), None),      # no Chinese reading: no guess
     ("\ufeffhello".encode("utf-16"), "UTF-16"),
-])
+], ids=["big5", "gbk-simplified", "gbk-traditional", "gb18030-4-byte", "latin-1", "utf-16"])
 def test_the_encoding_hint_is_right_or_absent(raw, hint):
     from minidistil import textio
     with pytest.raises(textio.TextDecodingError) as e:

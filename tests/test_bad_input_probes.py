@@ -390,7 +390,7 @@ def read_pipeline(folder):
 
 
 def resume(folder):
-    code, out, err = cli(["pretrain", "--data", folder.parent / "corpus", "--out", folder, *TINY, "--max-steps", "3",
+    code, out, err = cli(["pretrain", "--data", folder.parent / "corpus", "--out", folder, *TINY, "--max-steps", "2",
                           "--save-every", "1"])
     if code == 2:
         raise ValueError(err.strip().splitlines()[-1].split("error: ", 1)[1])

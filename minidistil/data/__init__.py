@@ -352,8 +352,10 @@ def _read_counts(path: Path, meta: dict) -> np.ndarray:
         raise ValueError(f"{path} is not a readable .npy file ({type(e).__name__}); {PREPARE_AGAIN}") from None
     if (counts.shape != (meta["vocab_size"],) or not np.issubdtype(counts.dtype, np.integer)
             or int(counts.sum()) != meta["n_tokens"]):
+        total = int(counts.sum()) if np.issubdtype(counts.dtype, np.number) else "?"
         raise ValueError(f"{path} should hold {meta['vocab_size']} integer token counts adding up to "
-                         f"n_tokens={meta['n_tokens']}, found {counts.dtype} {counts.shape}; {PREPARE_AGAIN}")
+                         f"n_tokens={meta['n_tokens']}, found {counts.size} {counts.dtype} counts adding up to "
+                         f"{total}; {PREPARE_AGAIN}")
     return counts
 
 

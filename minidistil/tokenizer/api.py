@@ -345,7 +345,8 @@ def read_json(path: Path) -> dict:
     """A tokenizer settings file: a JSON object, or one sentence naming the file."""
     from minidistil import textio
     try:
-        value = json.loads(textio.read_text(path))
+        value = json.loads(textio.decode(path.read_bytes(), str(path), fix="the file is damaged (this program "
+                                         "writes UTF-8); copy it again from the folder the model was saved in"))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e}): the file is cut or damaged; copy it again from "
                          f"the folder the model was saved in, or save the tokenizer again") from None
