@@ -249,8 +249,9 @@ def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str],
     todo = [i for i, t in enumerate(texts) if t.strip()]
     warn_unknown(source_tokenizer, [rows[i] for i in todo])
     from .limits import check_generation
-    check_generation(model, num_beams, max_length, min(batch_size, len(todo)), max((len(rows[i]) for i in todo), default=0),
-                     str(next(model.parameters()).device))
+    check_generation(model, num_beams, max_length, texts=min(batch_size, len(todo)),
+                     source_length=max((len(rows[i]) for i in todo), default=0),
+                     device=str(next(model.parameters()).device))
     todo.sort(key=lambda i: -len(rows[i]))
     device = next(model.parameters()).device
     pad = source_tokenizer.pad_token_id
