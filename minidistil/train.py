@@ -56,6 +56,7 @@ import json
 import math
 import os
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from functools import partial
@@ -295,8 +296,21 @@ class MetricsLog:
     def __init__(self, path: Path, resume_step: int, active: bool = True):
         self.path, self.active = path, active
         if active and path.exists():
-            kept = [line for line in path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= resume_step]
+            kept, bad = [], 0
+            for line in path.read_text(errors="replace").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    step = json.loads(line)["step"]
+                except (ValueError, KeyError, TypeError):  # a line cut by a kill, or damaged: the run goes on
+                    bad += 1
+                    continue
+                if isinstance(step, int) and step <= resume_step:
+                    kept.append(line)
+            if bad:
+                warnings.warn(f"{path}: {bad} line(s) were not whole JSON records (cut short when the run was "
+                              f"stopped, or damaged) and were dropped; the run goes on from step {resume_step}",
+                              UserWarning, stacklevel=3)
             path.write_text("".join(line + "\n" for line in kept))
 
     def write(self, record: dict) -> None:

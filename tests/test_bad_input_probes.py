@@ -417,6 +417,7 @@ FILES = [
     ("corpus meta", "corpus", "meta.json", read_corpus, r"meta.json", r"meta.json", None),
     ("resume checkpoint", "run", "checkpoint.pt", resume, r"checkpoint", r"checkpoint", None),
     ("translator settings", "tr", "translator.json", translator_pipeline, r"translator.json", r"translator.json", None),
+    ("training log", "run", "metrics.jsonl", resume, r"metrics.jsonl", r"metrics.jsonl", None),
 ]
 for what, folder_attr, name, reader, cut_expect, flip_expect, flip_at in FILES:
     run = damaged(folder_attr, name, reader, flip_at)
@@ -477,6 +478,18 @@ def manifest_cut(ctx):
     return command("cache")(ctx)
 
 
+def garbage_lock(ctx):
+    from minidistil import builds
+    root = fresh_cache(ctx) / "teachers" / "minilm-mlm-1a2b3c4d"
+    root.parent.mkdir(parents=True)
+    builds.lock_path(root).write_bytes(b"\x00\xffnot a record")  # left by a killed holder, then damaged
+    said = []
+    with builds.entry(root, message=said.append) as work:
+        (work / "a.txt").write_text("a")
+    return said or "built"
+
+
+add("damaged lock file", "garbage in NAME.lock, then a build", garbage_lock, "ok")
 add("damaged cache manifest", "manifest.json cut at 50%, then `cache list`", manifest_cut, "ok")
 
 
