@@ -14,7 +14,10 @@ The folders are the layers, bottom to top; each imports only from the ones below
 Old import paths (`minidistil.teacher`, `minidistil.sources`, ...) still work through the table in
 `minidistil._moved`, with a DeprecationWarning naming the new path.
 """
-from minidistil import _moved
+from minidistil.utils import interrupts as _interrupts
+_interrupts.on_import()  # first: Ctrl-C while torch loads is one line at the command line, not a traceback
+
+from minidistil import _moved  # noqa: E402
 
 _moved.install()
 from minidistil.nn.config import DistilBertConfig

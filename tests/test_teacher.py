@@ -120,14 +120,20 @@ def test_the_default_teacher_is_reused_once_built(tmp_path, monkeypatch):
         assert importlib.import_module("minidistil.sources").mlm_teacher_dir() == root / "model"
 
 
-def test_a_damaged_default_teacher_says_which_file_and_which_command_rebuilds_it(tmp_path, monkeypatch):
+def test_a_damaged_default_teacher_says_which_file_and_is_built_again(tmp_path, monkeypatch, capsys):
+    from minidistil.recipes import pretrained, teacher
     from minidistil.utils import builds
-    from minidistil.recipes import pretrained
     root = _finished_default_teacher(tmp_path, monkeypatch)
     (root / "model" / "model.safetensors").write_bytes(b"w" * 40)  # cut short
-    with pytest.raises(builds.DamagedEntryError, match=r"model.safetensors has 40 bytes .*"
+    rebuilt = []
+    monkeypatch.setattr(teacher, "build_into", lambda *a, **k: rebuilt.append(a))
+    monkeypatch.setattr(teacher, "estimate_bytes", lambda base=None: 0)
+    pretrained.teacher_dir()
+    assert rebuilt and "model.safetensors has 40 bytes" in capsys.readouterr().err
+    (root / "model" / "model.safetensors").write_bytes(b"w" * 30)  # damaged again, after the rebuild
+    with pytest.raises(builds.DamagedEntryError, match=r"model.safetensors has 30 bytes .*"
                                                        r"`python -m minidistil adapt-teacher` to rebuild it"):
-        pretrained.teacher_dir()
+        builds.verify(root, rebuild="python -m minidistil adapt-teacher")
 
 
 def test_no_module_below_the_command_line_starts_the_command_line():

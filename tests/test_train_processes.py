@@ -77,14 +77,11 @@ def reference(tmp_path_factory):
 
 def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, reference):
     command = [sys.executable, SCRIPT, tmp_path, "--steps", str(STEPS), "--accumulate", "2"]
-    proc = subprocess.Popen(command + ["--pause", "0.4"], env=ENV)
-    deadline = time.time() + 120
-    while saved_step(tmp_path) < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # kill -9 just after the checkpoint of step 3 (minidistil.utils.interrupts), not after watching a clock
+    proc = subprocess.run(command, env={**ENV, "MINIDISTIL_SIGKILL_AT": "checkpoint:3"})
+    assert proc.returncode == -signal.SIGKILL
     interrupted_at = saved_step(tmp_path)
-    assert 2 <= interrupted_at < STEPS, interrupted_at
+    assert interrupted_at == 3, interrupted_at
 
     subprocess.run(command, env=ENV, check=True)
     resumed = final_weights(tmp_path)

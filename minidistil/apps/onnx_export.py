@@ -95,6 +95,9 @@ def example_inputs(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
+MIN_OPSET, MAX_OPSET = 7, 20  # what torch's TorchScript exporter writes
+
+
 def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
     """Write `model` (DistilBertModel or any head) to an ONNX file with dynamic batch and sequence axes."""
     onnx = require("onnx")
@@ -109,6 +112,9 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
     if hasattr(model, "quantization"):
         raise ValueError("this model is int8 (minidistil.apps.quantize), which ONNX export does not support; export "
                          "the float model, and quantize the ONNX file with onnxruntime.quantization if needed")
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"opset must be a whole number from {MIN_OPSET} to {MAX_OPSET} (the exporter's range), "
+                         f"got {opset!r}; 17, the default, is the one tested")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = Exportable(math_copy(model))
@@ -120,9 +126,14 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
         warnings.filterwarnings("ignore", message="The feature will be removed")
-        torch.onnx.export(wrapper, example_inputs(model), str(path), dynamo=False, opset_version=opset,
-                          input_names=["input_ids", "attention_mask"], output_names=list(wrapper.names),
-                          dynamic_axes=axes)
+        try:
+            torch.onnx.export(wrapper, example_inputs(model), str(path), dynamo=False, opset_version=opset,
+                              input_names=["input_ids", "attention_mask"], output_names=list(wrapper.names),
+                              dynamic_axes=axes)
+        except RuntimeError as e:  # an operator this opset lacks: torch's message carries the whole graph
+            path.unlink(missing_ok=True)
+            raise ValueError(f"the export with opset {opset} failed ({str(e).splitlines()[0][:200]}); "
+                             f"use opset 17, the default") from None
     graph = onnx.load(str(path))
     onnx.checker.check_model(graph)
     labels = {str(k): v for k, v in model.config.id2label.items()}

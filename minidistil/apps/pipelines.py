@@ -68,19 +68,45 @@ def pipeline(task: str, model=None, tokenizer=None, batch_size: int = 16, max_le
     return pipeline_class(model, tokenizer, batch_size, max_length)
 
 
+def _check_vocabulary(tokenizer, model, path: Path | None = None) -> None:
+    """A vocab.txt with fewer or more tokens than the model's embedding has rows is cut short or belongs
+    to another model: every id past the cut (or all of them) would silently mean another word. One cut
+    inside its last line keeps the count: save_pretrained ends the file with a newline, so say so."""
+    rows, tokens = model.config.vocab_size, len(tokenizer)
+    where = path if path is not None else "the vocabulary"
+    if tokens != rows:
+        raise ValueError(f"{where} has {tokens:,} tokens but the model has {rows:,} embedding rows: the file is "
+                         f"cut short or belongs to another model; copy the vocab.txt the model was trained with")
+    if path is not None and path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:
+            f.seek(-1, 2)
+            if f.read(1) != b"\n":
+                warnings.warn(f"{path} does not end with a newline, as a file cut short does: its last token may "
+                              f"be incomplete; copy the vocab.txt the model was trained with", UserWarning,
+                              stacklevel=3)
+
+
 class Pipeline:
     def __init__(self, model, tokenizer, batch_size=16, max_length=None):
         self.model = model.eval()
         self.tokenizer = tokenizer
         _check_count("batch_size", batch_size)
         self.batch_size = batch_size
-        self.max_length = max_length or model.config.max_position_embeddings
+        positions = model.config.max_position_embeddings
+        if max_length is not None:  # checked here, where it is set, not deep inside the first long input
+            _check_count("max_length", max_length, positions)
+            if max_length < 3:
+                raise ValueError(f"max_length={max_length} leaves no room for text beside [CLS] and [SEP]; "
+                                 f"pass at least 3 (the model reads up to {positions})")
+        self.max_length = max_length or positions
 
     @classmethod
     def from_folder(cls, model_class, folder, tokenizer=None, batch_size=16, max_length=None):
         if tokenizer is None:
             tokenizer = WordPieceTokenizer.from_pretrained(folder)
-        return cls(model_class.from_pretrained(folder), tokenizer, batch_size, max_length)
+        model = model_class.from_pretrained(folder)
+        _check_vocabulary(tokenizer, model, Path(folder) / "vocab.txt")
+        return cls(model, tokenizer, batch_size, max_length)
 
     def run(self, features: list[dict]) -> list[tuple]:
         """Forward every feature in length-sorted batches; return per-feature outputs in their order.
@@ -222,13 +248,20 @@ class FillMask(Pipeline):
 
 
 class TextClassification(Pipeline):
-    def __call__(self, inputs, top_k: int | None = 1, stride: int = 64):
+    def __call__(self, inputs, top_k: int | None = 1, stride: int | None = None):
         """Per input, the best {label, score}; a ranked list of `top_k` of them when top_k is not 1,
         of every label when it is None. A top_k above the number of labels gives every label, as in
-        transformers."""
+        transformers. `stride`: the overlap of the windows over a long input (default 64 tokens, or
+        half a window when max_length leaves less)."""
         texts, single = _as_list(inputs)
         if top_k is not None:
             _check_count("top_k", top_k)
+        room = self.max_length - 2  # a window's tokens besides [CLS] and [SEP]
+        if stride is None:
+            stride = min(64, room // 2)
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or not 0 <= stride < room:
+            raise ValueError(f"stride={stride!r} must be a whole number from 0 to {room - 1}, smaller than the {room} "
+                             f"tokens a window of max_length={self.max_length} holds after [CLS] and [SEP]")
         if not texts:
             return []
         examples = [{"text": t} for t in texts]

@@ -9,12 +9,12 @@ name; a translator folder keeps two tokenizers (source and target), which it rea
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from minidistil.data.english import TRUECASE_FILE, Truecaser
 from minidistil.nn.generation_config import FILE as GENERATION_FILE
 from minidistil.nn.seq2seq import DistilBertEncoderDecoder, load_tokenizers
+from minidistil.tokenizer.api import read_json
 from minidistil.training.translate import translate_texts, translator_generation_config
 
 TASK = "translation_zh_to_en"  # transformers' name for the task
@@ -42,7 +42,7 @@ class TranslationPipeline:
             model = DistilBertEncoderDecoder.from_pretrained(folder)
             tokenizers = tokenizers or load_tokenizers(folder)
             if (folder / "translator.json").is_file():
-                self.defaults = json.loads((folder / "translator.json").read_text())
+                self.defaults = read_json(folder / "translator.json")
                 if not (folder / GENERATION_FILE).is_file():  # built before the file existed
                     model.generation_config = translator_generation_config(model, self.defaults)
             if (folder / TRUECASE_FILE).is_file():
@@ -63,8 +63,12 @@ class TranslationPipeline:
                  **settings) -> list[dict]:
         if isinstance(texts, str):
             texts = [texts]
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        if not isinstance(texts, (list, tuple)):
             raise TypeError(f"translate a string or a list of strings, got {type(texts).__name__}")
+        for n, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"translate a string or a list of strings, but item {n} of the list is "
+                                f"{type(text).__name__} {text!r:.40}")
         # `is None`, not `or`: num_beams=0 is a mistake to report, not a request for the default.
         settings = {**settings, "num_beams": num_beams,
                     "max_length": self.max_length if max_length is None else max_length}

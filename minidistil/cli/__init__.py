@@ -29,7 +29,9 @@ import json
 import sys
 from pathlib import Path
 
+from minidistil.utils import interrupts, textio
 from minidistil.cli import cache, deploy, finetuning, pretraining, translation
+from minidistil.cli.output import end_progress_bars
 from minidistil.utils.cache import SourceError
 from minidistil.training.train import TrainingInterrupted
 
@@ -72,7 +74,7 @@ def read_config_file(path) -> dict:
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist")
     try:
-        settings = json.loads(path.read_text())
+        settings = json.loads(textio.read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e})") from None
     if not isinstance(settings, dict):
@@ -85,13 +87,18 @@ def main(argv=None) -> int:
     cannot be fetched or fails its pin, a damaged checkpoint or cache entry, a full disk, a build
     locked by another process) ends with one line on stderr and exit code 2; Ctrl-C with one line
     that says where a rerun resumes, and exit code 130."""
-    try:
-        args = parse_args(argv)
-        args.func(args)
-    except (ValueError, OSError, SourceError) as e:  # CheckpointError is a ValueError, BuildError a SourceError
-        print(f"minidistil: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as e:  # TrainingInterrupted says the step; elsewhere there is nothing to resume
-        print(f"minidistil: {e if isinstance(e, TrainingInterrupted) else 'interrupted'}", file=sys.stderr)
-        return 130
+    with interrupts.handled():  # a second Ctrl-C while the first unwinds is ignored (minidistil.utils.interrupts)
+        try:
+            args = parse_args(argv)
+            interrupts.point("main")
+            args.func(args)
+        except (ValueError, OSError, SourceError) as e:  # CheckpointError is a ValueError, BuildError a SourceError
+            end_progress_bars()
+            print(f"minidistil: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as e:  # TrainingInterrupted says the step; elsewhere there is nothing to resume
+            interrupts.point("report")
+            end_progress_bars()
+            print(f"minidistil: {e if isinstance(e, TrainingInterrupted) else 'interrupted'}", file=sys.stderr)
+            return interrupts.INTERRUPTED
     return 0

@@ -47,6 +47,9 @@ def entries(root: Path | None = None) -> list[Path]:
 
 
 def state(folder: Path, hashes: bool = False) -> str:
+    holder = builds.running(folder.with_name(folder.name.removesuffix(".partial")))
+    if holder is not None:  # its files are changing: neither "unfinished" nor "damaged" yet
+        return f"being built by {holder}"
     if builds.read_manifest(folder) is None:
         return "unfinished (a build resumes it)" if folder.name.endswith(".partial") else "no manifest"
     wrong = builds.problem(folder, hashes)
@@ -62,8 +65,15 @@ def run_cache(args) -> None:
         names = {f.relative_to(root).as_posix(): f for f in entries(root)}
         if args.name not in names:
             raise ValueError(f"the cache {root} has no entry {args.name!r}; `python -m minidistil cache` lists them")
-        with builds.lock(builds.lock_path(names[args.name]), no_wait=True, what=args.name):
-            shutil.rmtree(names[args.name])
+        folder = names[args.name]
+        # A build holds the lock of its entry, `NAME.lock`, also while it writes into `NAME.partial`.
+        root = folder.with_name(folder.name.removesuffix(".partial"))
+        try:
+            with builds.lock(builds.lock_path(root), no_wait=True, what=args.name, message=lambda m: None):
+                shutil.rmtree(folder)
+        except builds.BuildLockedError as e:
+            raise builds.BuildLockedError(f"{args.name} is in use: its build is running as {e.holder}; wait for "
+                                          f"it to finish, or stop that process, then remove it") from None
         print(f"removed {names[args.name]}")
         return
     rows = {f.relative_to(root).as_posix(): f"{builds.folder_bytes(f) / 2**20:,.1f} MiB  "

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from minidistil.data import kinds, tasks
@@ -31,11 +30,13 @@ def add_task_flags(p) -> None:
     p.add_argument("--label-column", default="label", help="for a file: the column of the label (default: label)")
     p.add_argument("--split-seed", type=int, default=0,
                    help="seed of the fixed train / validation / test split (default: 0)")
+    p.add_argument("--encoding", help="the encoding of your text files or stdin when it is not UTF-8 (gbk, big5, latin-1...)")
 
 
 def load_task(args) -> tasks.TaskData:
     if Path(args.task).suffix in (".csv", ".tsv", ".jsonl", ".json"):
-        return tasks.from_file(args.task, args.kind, args.text_column, args.label_column, seed=args.split_seed)
+        return tasks.from_file(args.task, args.kind, args.text_column, args.label_column, seed=args.split_seed,
+                               encoding=getattr(args, "encoding", None))
     return tasks.load(args.task, seed=args.split_seed)
 
 
@@ -130,13 +131,15 @@ def add_predict(subparsers) -> None:
                                           "probability) or token classifier (tagged words).")
     p.add_argument("--model", required=True, help="a fine-tuned classifier folder (the model/ folder finetune writes)")
     p.add_argument("texts", nargs="*", help="the texts to label; none: read one text per line from stdin")
+    p.add_argument("--encoding", help="the encoding of your text files or stdin when it is not UTF-8 (gbk, big5, latin-1...)")
     p.set_defaults(func=run_predict)
 
 
 def run_predict(args) -> None:
     from minidistil.apps.convert import model_class
     from minidistil.apps.pipelines import pipeline
-    lines = args.texts if args.texts else sys.stdin
+    from minidistil.utils import textio
+    lines = textio.arguments(args.texts, args.encoding) if args.texts else textio.stdin_lines(args.encoding)
     texts = [line.strip() for line in lines if line.strip()]
     if not texts:
         raise ValueError("predict got no text: pass texts as arguments, or one per line on stdin")

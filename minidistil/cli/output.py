@@ -47,3 +47,17 @@ def table(rows: dict) -> str:
     """Two aligned columns: name, value."""
     width = max(len(str(k)) for k in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows.items())
+
+
+def end_progress_bars() -> None:
+    """Close the progress bars still open when a command fails, so that its one-line error starts on
+    a line of its own instead of after a half-drawn bar."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    for bar in list(getattr(tqdm, "_instances", ())):
+        try:
+            bar.close()
+        except Exception:  # a bar of another thread, half torn down: the message matters more
+            pass

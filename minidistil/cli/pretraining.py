@@ -12,6 +12,7 @@ from pathlib import Path
 
 from minidistil.nn.checkpoint import MODEL_DIR, CheckpointError
 from minidistil.cli.flags import add_dataclass_flags, dataclass_from_args
+from minidistil.utils import textio
 from minidistil.cli.output import check_device, check_input_files, check_output_folder, table
 from minidistil.data import PrepareOptions, TokenCorpus, prepare_corpus, read_documents
 from minidistil.training.distill import DistillLoss
@@ -47,6 +48,7 @@ def add_prepare_data(subparsers) -> None:
                                                 "read it with --data)")
     p.add_argument("--input", nargs="+", help="your own .txt / .csv / .jsonl files instead of the registry corpora")
     p.add_argument("--column", help="the text column of a .csv, or field of a .jsonl (default: text)")
+    p.add_argument("--encoding", help="the encoding of your --input files when it is not UTF-8 (gbk, big5, latin-1...)")
     p.add_argument("--corpus", help="comma-separated registry corpora (default: all of "
                                     "bbc,speeches,debates,headlines,hamlet)")
     p.add_argument("--vocab", help="a vocab.txt, or a folder holding one (default: the teacher's, bert-base-uncased)")
@@ -61,15 +63,18 @@ def run_prepare_data(args) -> None:
         raise ValueError("give either --input (your files) or --corpus (registry corpora), not both")
     if args.column and not args.input:
         raise ValueError("--column names a column of your --input files; it has no meaning for --corpus")
+    if args.encoding and not args.input:
+        raise ValueError("--encoding names the encoding of your --input files; it has no meaning for --corpus")
     check_input_files(args.input or [])
     check_output_folder(args.out)
+    textio.check_encoding(args.encoding)
     vocab = Path(args.vocab) if args.vocab else sources.vocab_file()
     vocab = vocab / "vocab.txt" if vocab.is_dir() else vocab
     if not vocab.is_file():
         raise ValueError(f"{vocab} is not a vocab.txt file; pass --vocab a vocab.txt or a model folder")
     tokenizer = WordPieceTokenizer(vocab)
     if args.input:
-        documents, total = (doc for path in args.input for doc in read_documents(path, args.column)), None
+        documents, total = (doc for path in args.input for doc in read_documents(path, args.column, args.encoding)), None
     else:
         docs = sources.corpus(tuple(args.corpus.split(",")) if args.corpus else tuple(sources.CORPORA))
         documents, total = docs, len(docs)

@@ -40,6 +40,7 @@ def add_commands(subparsers) -> None:
                         "about -1.5: the model was guessing, distrust it)")
     p.add_argument("--attention-png", help="draw the cross-attention of the first text (source characters x "
                                            "English words) into this PNG")
+    p.add_argument("--encoding", help="the encoding of your text files or stdin when it is not UTF-8 (gbk, big5, latin-1...)")
     p.set_defaults(func=run_translate)
 
 
@@ -63,7 +64,8 @@ def run_train_translator(args) -> None:
 def run_translate(args) -> None:
     from minidistil.apps.translation import TranslationPipeline
     from minidistil.recipes.pretrained import translator_dir
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    from minidistil.utils import textio
+    texts = textio.arguments(args.texts, args.encoding) if args.texts else textio.stdin_lines(args.encoding)
     translate = TranslationPipeline(args.model or translator_dir(), batch_size=args.batch_size)
     for out in translate(texts, num_beams=args.num_beams, max_length=args.max_length,
                          length_penalty=args.length_penalty, attention_png=args.attention_png,

@@ -39,6 +39,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
+from minidistil.utils import textio
 from minidistil.utils.fsutil import replace_folder
 
 FORMAT = "minidistil-corpus-1"
@@ -46,14 +47,15 @@ FORMAT = "minidistil-corpus-1"
 
 # ---------------------------------------------------------------- user files
 
-def read_documents(path: str | Path, column: str | None = None) -> Iterator[str]:
+def read_documents(path: str | Path, column: str | None = None, encoding: str | None = None) -> Iterator[str]:
     """Yield the documents of a `.txt`, `.csv` or `.jsonl` file, one at a time.
 
     - `.txt`: documents are separated by blank lines; the lines of one document are joined by a space.
       A file with no blank lines is one long document (it is cut into chunks later).
     - `.csv`: the column named `column` (default "text"), one document per row.
     - `.jsonl`: the field named `column` (default "text") of the JSON object on each line.
-    Invalid UTF-8 bytes are replaced, not fatal: real corpora contain a few.
+    Files are strict UTF-8 unless `encoding` names another (`minidistil.utils.textio`): a byte that does not
+    decode stops the reading with one sentence naming the file, the offset and `iconv`.
     """
     path = Path(path)
     if path.is_dir():
@@ -62,56 +64,53 @@ def read_documents(path: str | Path, column: str | None = None) -> Iterator[str]
         raise FileNotFoundError(f"{path} does not exist; pass a .txt, .csv or .jsonl file")
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        yield from _read_text(path)
+        yield from _read_text(path, encoding)
     elif suffix == ".csv":
-        yield from _read_csv(path, column or "text")
+        yield from _read_csv(path, column or "text", encoding)
     elif suffix in (".jsonl", ".ndjson"):
-        yield from _read_jsonl(path, column or "text")
+        yield from _read_jsonl(path, column or "text", encoding)
     else:
         raise ValueError(f"{path} has suffix {suffix!r}; expected .txt (documents separated by blank "
                          f"lines), .csv (with a text column) or .jsonl (one JSON object per line)")
 
 
-def _read_text(path: Path) -> Iterator[str]:
+def _read_text(path: Path, encoding: str | None = None) -> Iterator[str]:
     lines: list[str] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if line.strip():
-                lines.append(line.strip())
-            elif lines:
-                yield " ".join(lines)
-                lines = []
+    for line in textio.iter_lines(path, encoding):
+        if line.strip():
+            lines.append(line.strip())
+        elif lines:
+            yield " ".join(lines)
+            lines = []
     if lines:
         yield " ".join(lines)
 
 
-def _read_csv(path: Path, column: str) -> Iterator[str]:
+def _read_csv(path: Path, column: str, encoding: str | None = None) -> Iterator[str]:
     csv.field_size_limit(1 << 24)
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or column not in reader.fieldnames:
-            raise ValueError(f"{path} has no column {column!r}; its columns are {reader.fieldnames}; "
-                             f"name the text column with --column")
-        for row in reader:
-            if row[column]:
-                yield row[column]
+    reader = csv.DictReader(textio.iter_lines(path, encoding))
+    if reader.fieldnames is None or column not in reader.fieldnames:
+        raise ValueError(f"{path} has no column {column!r}; its columns are {reader.fieldnames}; "
+                         f"name the text column with --column")
+    for row in reader:
+        if row[column]:
+            yield row[column]
 
 
-def _read_jsonl(path: Path, column: str) -> Iterator[str]:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"line {number} of {path} is not valid JSON ({e}); "
-                                 f"a .jsonl file holds one JSON object per line") from None
-            if not isinstance(record, dict) or column not in record:
-                raise ValueError(f"line {number} of {path} has no field {column!r}; "
-                                 f"name the text field with --column")
-            if record[column]:
-                yield str(record[column])
+def _read_jsonl(path: Path, column: str, encoding: str | None = None) -> Iterator[str]:
+    for number, line in enumerate(textio.iter_lines(path, encoding), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"line {number} of {path} is not valid JSON ({e}); "
+                             f"a .jsonl file holds one JSON object per line") from None
+        if not isinstance(record, dict) or column not in record:
+            raise ValueError(f"line {number} of {path} has no field {column!r}; "
+                             f"name the text field with --column")
+        if record[column]:
+            yield str(record[column])
 
 
 # ---------------------------------------------------------------- preparation
@@ -290,7 +289,34 @@ def check_corpus_folder(folder: Path) -> tuple[dict, np.ndarray]:
     if int(lengths.sum(dtype=np.int64)) != meta["n_tokens"]:
         raise ValueError(f"{folder / 'lengths.bin'} does not add up to n_tokens={meta['n_tokens']}; "
                          f"the corpus is corrupt, prepare it again")
-    return meta, _read_counts(folder / "counts.npy", meta)
+    counts = _read_counts(folder / "counts.npy", meta)
+    _check_tokens_against_counts(folder / "tokens.bin", meta, counts)
+    return meta, counts
+
+
+_COUNTED: set = set()  # token files already counted, by path, size and modification time
+
+
+def _check_tokens_against_counts(path: Path, meta: dict, counts: np.ndarray) -> None:
+    """A byte changed in tokens.bin keeps its size but changes a token id, which then trains silently:
+    count the ids again (one pass through the memory map, about a second a gigabyte; once per file per
+    process) and compare them with counts.npy, written from the same ids."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _COUNTED or not meta["n_tokens"]:
+        return
+    tokens = np.memmap(path, dtype=np.dtype(meta["dtype"]), mode="r")
+    found = np.zeros(max(meta["vocab_size"], 1), dtype=np.int64)
+    for start in range(0, len(tokens), 1 << 16):  # small blocks: bincount makes an int64 copy of each
+        block = np.asarray(tokens[start:start + (1 << 16)])
+        if len(block) and int(block.max()) >= meta["vocab_size"]:
+            raise ValueError(f"{path} holds the token id {int(block.max())}, beyond the vocabulary of "
+                             f"{meta['vocab_size']}; the corpus is corrupt, {PREPARE_AGAIN}")
+        found += np.bincount(block, minlength=len(found))
+    if not np.array_equal(found, counts):
+        raise ValueError(f"{path} does not match the token counts in counts.npy (a byte changed since "
+                         f"prepare-data wrote it); the corpus is corrupt, {PREPARE_AGAIN}")
+    _COUNTED.add(key)
 
 
 def _read_meta(path: Path) -> dict:
@@ -326,8 +352,10 @@ def _read_counts(path: Path, meta: dict) -> np.ndarray:
         raise ValueError(f"{path} is not a readable .npy file ({type(e).__name__}); {PREPARE_AGAIN}") from None
     if (counts.shape != (meta["vocab_size"],) or not np.issubdtype(counts.dtype, np.integer)
             or int(counts.sum()) != meta["n_tokens"]):
+        total = int(counts.sum()) if np.issubdtype(counts.dtype, np.number) else "?"
         raise ValueError(f"{path} should hold {meta['vocab_size']} integer token counts adding up to "
-                         f"n_tokens={meta['n_tokens']}, found {counts.dtype} {counts.shape}; {PREPARE_AGAIN}")
+                         f"n_tokens={meta['n_tokens']}, found {counts.size} {counts.dtype} counts adding up to "
+                         f"{total}; {PREPARE_AGAIN}")
     return counts
 
 

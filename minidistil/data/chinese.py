@@ -44,20 +44,10 @@ FORTUNES_ZH = debian.DebPackage(
 # ---------------------------------------------------------------- bytes to text
 
 def decode_utf8(raw: bytes, where: str) -> str:
-    """Strict UTF-8 (a leading byte-order mark dropped); any other encoding is refused in one sentence."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        guess = ""
-        for encoding in ("gb18030", "big5"):
-            try:
-                raw.decode(encoding)
-                guess = f" (it decodes as {encoding.upper()}: convert it with `iconv -f {encoding.upper()} -t UTF-8`)"
-                break
-            except UnicodeDecodeError:
-                continue
-        raise ValueError(f"{where} is not UTF-8: byte {raw[e.start]:#04x} at offset {e.start} is invalid{guess}; "
-                         f"save the file as UTF-8 and try again") from None
+    """Strict UTF-8 (a leading byte-order mark dropped); any other encoding is refused in one sentence
+    naming the offset and the `iconv` command (`minidistil.utils.textio`, the rule every reader follows)."""
+    from minidistil.utils import textio
+    return textio.decode(raw, where)
 
 
 def read_text_file(path: str | Path) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minidistil.utils import builds
+from minidistil.data import download
 from minidistil.utils.cache import SourceError, cache_dir
 
 # Any Debian mirror serves the same file; the sha256 check makes the choice of mirror safe.
@@ -70,8 +71,9 @@ def fetch(pkg: DebPackage, folder: Path) -> Path:
     url = f"{MIRROR.rstrip('/')}/{pkg.pool_path}"
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
-            deb.write_bytes(response.read())
-        return deb
+            return download.save(response, deb, response.length)  # whole or not at all
+    except builds.DiskFullError:
+        raise  # the disk, not the mirror: one sentence with the space free and needed
     except OSError as http_error:
         reason = f"{url} could not be read ({http_error})"
     # Second chance: apt's own download, which works offline from a local mirror or proxy.

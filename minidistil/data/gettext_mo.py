@@ -21,9 +21,12 @@ The message with the empty msgid is the header ("Content-Type: text/plain; chars
 """
 from __future__ import annotations
 
+import codecs
 import gettext as _stdlib_gettext
 import struct
 from dataclasses import dataclass, field
+
+from minidistil.utils import textio
 
 MAGIC = 0x950412DE
 CONTEXT_SEPARATOR = "\x04"  # between msgctxt and msgid in an original string
@@ -44,12 +47,19 @@ class Catalogue:
     charset: str
     messages: list[Message] = field(default_factory=list)
 
+    what: str = "the catalogue"      # its file, for messages
+
     def __post_init__(self):
         self._index = {(m.context, m.msgid): m for m in self.messages}
         forms = self.header.get("Plural-Forms", "")
         expression = forms.split("plural=")[1].split(";")[0] if "plural=" in forms else "n != 1"
         # The plural rule is a C expression; the standard library's own parser evaluates it safely.
-        self._plural = _stdlib_gettext.c2py(expression)
+        try:
+            self._plural = _stdlib_gettext.c2py(expression)
+        except (ValueError, SyntaxError, RecursionError):
+            raise ValueError(f"{self.what} has a broken Plural-Forms header ({forms!r}): plural={expression!r} "
+                             f"is not a C expression of n; fix it in the .po file and compile it again with "
+                             f"msgfmt") from None
 
     def gettext(self, msgid: str, context: str | None = None) -> str:
         """The translation of `msgid`, or `msgid` itself when the catalogue has none (as gettext does)."""
@@ -76,26 +86,35 @@ def read_mo(raw: bytes, what: str = "the file") -> Catalogue:
     if revision >> 16 not in (0, 1):
         raise ValueError(f"{what} has .mo revision {revision >> 16}.{revision & 0xFFFF}; only 0 and 1 are known")
 
-    def string(table: int, i: int) -> bytes:
+    for table in (originals, translations):
+        if table + 8 * n > len(raw):
+            raise ValueError(f"{what} is truncated: its table of {n:,} strings at byte {table:,} ends past the "
+                             f"file's {len(raw):,} bytes")
+
+    def string(table: int, i: int) -> tuple[bytes, int]:
         length, offset = struct.unpack(order + "2I", raw[table + 8 * i: table + 8 * i + 8])
         if offset + length > len(raw):
             raise ValueError(f"{what} is truncated: string {i} ends at byte {offset + length} of {len(raw)}")
-        return raw[offset:offset + length]
+        return raw[offset:offset + length], offset
 
     pairs = [(string(originals, i), string(translations, i)) for i in range(n)]
-    header = _parse_header(next((t for o, t in pairs if o == b""), b"").decode("ascii", "replace"))
-    charset = _charset(header)
+    header = _parse_header(next((t for (o, _), (t, _) in pairs if o == b""), b"").decode("ascii", "replace"))
+    charset = _charset(header, what)
     messages = []
-    for original, translation in pairs:
+    for (original, at_o), (translation, at_t) in pairs:
         if original == b"":
             continue
-        key, forms = original.decode(charset), tuple(translation.decode(charset).split(PLURAL_SEPARATOR))
+        # The same decoding rule as every other text (minidistil.utils.textio): bytes that are not in the
+        # header's charset are refused with the file and the byte offset, never replaced.
+        fix = f"its header says charset={charset}: correct the header or convert the .po file with msgconv, then msgfmt"
+        key = textio.decode(original, what, charset, offset=at_o, fix=fix)
+        forms = tuple(textio.decode(translation, what, charset, offset=at_t, fix=fix).split(PLURAL_SEPARATOR))
         context = None
         if CONTEXT_SEPARATOR in key:
             context, key = key.split(CONTEXT_SEPARATOR, 1)
         msgid, *plural = key.split(PLURAL_SEPARATOR, 1)
         messages.append(Message(msgid, forms, context, plural[0] if plural else None))
-    return Catalogue(header, charset, messages)
+    return Catalogue(header, charset, messages, what)
 
 
 def _parse_header(text: str) -> dict[str, str]:
@@ -107,8 +126,14 @@ def _parse_header(text: str) -> dict[str, str]:
     return fields
 
 
-def _charset(header: dict[str, str]) -> str:
+def _charset(header: dict[str, str], what: str = "the catalogue") -> str:
     content_type = header.get("Content-Type", "")
     charset = content_type.split("charset=")[1].split(";")[0].strip() if "charset=" in content_type else "ascii"
     # "CHARSET" is the placeholder of an uncompiled template; gettext itself falls back to ASCII.
-    return "utf-8" if charset.upper() in ("CHARSET", "") else charset
+    charset = "utf-8" if charset.upper() in ("CHARSET", "") else charset
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise ValueError(f"{what} declares charset={charset!r} in its Content-Type header, an encoding Python "
+                         f"does not know; recompile the catalogue as UTF-8 (msgconv -t UTF-8, then msgfmt)") from None
+    return charset

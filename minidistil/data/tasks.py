@@ -52,6 +52,7 @@ from pathlib import Path
 from minidistil.data import kinds
 from minidistil.data import sources
 from minidistil.data.sentences import sentences as split_sentences
+from minidistil.utils import textio
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test
 
@@ -283,33 +284,45 @@ def load(name: str, seed: int = 0) -> TaskData:
 # ---------------------------------------------------------------- your own data
 
 def from_file(path: str | Path, kind: str = "sequence", text_column: str = "text",
-              label_column: str = "label", labels: list[str] | None = None, seed: int = 0) -> TaskData:
+              label_column: str = "label", labels: list[str] | None = None, seed: int = 0,
+              encoding: str | None = None) -> TaskData:
     """A task from a CSV file (sequence tasks: one text column and one label column) or a JSONL file
     (one example per line, shaped as the module docstring shows), split 80 / 10 / 10 with `seed`."""
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path} does not exist")
     if path.suffix in (".jsonl", ".json"):
-        with open(path, encoding="utf-8") as f:
-            examples = [json.loads(line) for line in f if line.strip()]
+        examples = [_json_line(line, path, n) for n, line in enumerate(textio.iter_lines(path, encoding), 1)
+                    if line.strip()]
         if kind == "sequence":
             examples = [_rename(e, text_column, label_column, f"{path} line {n + 1}") for n, e in enumerate(examples)]
     elif path.suffix in (".csv", ".tsv"):
         if kind != "sequence":
             raise ValueError(f"a CSV file holds a sequence task; write {kind} examples as JSONL")
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ",")
-            columns = reader.fieldnames or []
-            for column in (text_column, label_column):
-                if column not in columns:
-                    raise ValueError(f"{path} has no column named {column!r}; its columns are "
-                                     f"{columns}. Pass text_column= and label_column= to name yours")
-            examples = [{"text": row[text_column], "label": row[label_column]} for row in reader]
+        reader = csv.DictReader(textio.iter_lines(path, encoding), delimiter="\t" if path.suffix == ".tsv" else ",")
+        columns = reader.fieldnames or []
+        for column in (text_column, label_column):
+            if column not in columns:
+                raise ValueError(f"{path} has no column named {column!r}; its columns are "
+                                 f"{columns}. Pass text_column= and label_column= to name yours")
+        examples = [{"text": row[text_column], "label": row[label_column]} for row in reader]
     else:
         raise ValueError(f"{path}: expected a .csv, .tsv or .jsonl file, got {path.suffix!r}")
     if not examples:
         raise ValueError(f"{path} holds no examples")
     return TaskData.from_examples(path.stem, kind, examples, labels, seed)
+
+
+def _json_line(line: str, path: Path, number: int) -> dict:
+    try:
+        example = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"line {number} of {path} is not valid JSON ({e}); a .jsonl file holds one JSON "
+                         f"object per line") from None
+    if not isinstance(example, dict):
+        raise ValueError(f"line {number} of {path} is a JSON {type(example).__name__}, not an object like "
+                         f'{{"text": "...", "label": "..."}}')
+    return example
 
 
 def _rename(example: dict, text_column: str, label_column: str, where: str) -> dict:

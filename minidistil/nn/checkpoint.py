@@ -238,8 +238,11 @@ def load_folder(cls, folder: str | Path, impl: str | None = None, new_head: bool
     except CheckpointError as e:
         for root in (Path(folder), Path(folder).parent):
             if builds.read_manifest(root) is not None and (wrong := builds.problem(root, hashes=True)):
+                # A file of the wrong size makes its build command rebuild the entry; one of the right size
+                # but other bytes passes that cheap check, so only removing the entry repairs it.
+                advice = builds.rebuild_advice(root, remove=builds.problem(root) is None)
                 raise CheckpointError(f"{root} is a cached build whose files differ from its manifest ({wrong}): "
-                                      f"{builds.rebuild_advice(root)}; the load failed with: {e}") from None
+                                      f"{advice}; the load failed with: {e}") from None
         raise
 
 

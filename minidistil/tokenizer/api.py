@@ -117,7 +117,7 @@ class WordPieceTokenizer:
         config = {}
         for name in ("tokenizer_config.json", "special_tokens_map.json"):
             if (folder / name).is_file():
-                config.update(json.loads((folder / name).read_text(encoding="utf-8")))
+                config.update(read_json(folder / name))
         kwargs = {k: config[k] for k in ("do_lower_case", "strip_accents", "tokenize_chinese_chars",
                                           "never_split", "model_max_length") if config.get(k) is not None}
         for name in SPECIAL_NAMES:
@@ -337,7 +337,22 @@ def load_vocab(path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"vocabulary file {path} does not exist; pass a vocab.txt (one token per line)")
-    return [line.rstrip("\n") for line in path.read_text(encoding="utf-8").splitlines(keepends=True)]
+    from minidistil.utils import textio
+    return [line.rstrip("\n") for line in textio.read_text(path).splitlines(keepends=True)]
+
+
+def read_json(path: Path) -> dict:
+    """A tokenizer settings file: a JSON object, or one sentence naming the file."""
+    from minidistil.utils import textio
+    try:
+        value = json.loads(textio.decode(path.read_bytes(), str(path), fix="the file is damaged (this program "
+                                         "writes UTF-8); copy it again from the folder the model was saved in"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}): the file is cut or damaged; copy it again from "
+                         f"the folder the model was saved in, or save the tokenizer again") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a JSON {type(value).__name__}, not the object of settings it should")
+    return value
 
 
 def _index(tokens: list[str], where) -> dict[str, int]:

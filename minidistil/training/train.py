@@ -56,6 +56,7 @@ import json
 import math
 import os
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from functools import partial
@@ -71,6 +72,7 @@ from tqdm.auto import tqdm
 from minidistil.data.batching import LengthGroupedBatches, TokenBudgetBatches, collate
 from minidistil.utils.plots import plot_run
 from minidistil.training.resume import load_checkpoint, save_checkpoint
+from minidistil.utils import interrupts
 
 
 @dataclass(frozen=True)
@@ -110,12 +112,19 @@ class TrainConfig(TrainSettings):
         for name in ("max_steps", "batch_size", "accumulate", "save_every", "log_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        # `not (...)` so that NaN, which fails every comparison, is refused too.
+        if not 0 < self.lr <= 1:
+            raise ValueError(f"lr must be > 0 and at most 1 (AdamW diverges at once above it; 1e-5 to 1e-3 is "
+                             f"usual), got {self.lr}")
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup is a fraction of max_steps in [0, 1), got {self.warmup}")
-        if self.max_grad_norm < 0 or self.weight_decay < 0 or self.eval_every < 0 or self.max_tokens < 0:
-            raise ValueError("max_grad_norm, weight_decay, eval_every and max_tokens must be >= 0")
+        if not (0 <= self.max_grad_norm < math.inf and 0 <= self.weight_decay < math.inf and self.eval_every >= 0
+                and self.max_tokens >= 0):
+            raise ValueError(f"max_grad_norm, weight_decay, eval_every and max_tokens must be finite and >= 0, got "
+                             f"{self.max_grad_norm}, {self.weight_decay}, {self.eval_every} and {self.max_tokens}")
+        if not (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas) and 0 < self.eps < 1):
+            raise ValueError(f"betas must be two numbers in [0, 1) and eps a small positive number, got "
+                             f"{self.betas} and {self.eps}")
         if self.batch_size % self.accumulate:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of accumulate "
                              f"({self.accumulate}): each step splits its batch into equal micro-batches")
@@ -217,6 +226,7 @@ def train(task: nn.Module, data, config: TrainConfig, *, collate_fn: Callable = 
                     if rank == 0:
                         save_checkpoint(out / "checkpoint.pt", task, optimizer, scheduler, config, step, world)
                     saved = step
+                    interrupts.point(f"checkpoint:{step}")  # tests interrupt here, not after a guessed delay
         except KeyboardInterrupt:
             bar.close()
             raise TrainingInterrupted(step, saved) from None
@@ -296,8 +306,21 @@ class MetricsLog:
     def __init__(self, path: Path, resume_step: int, active: bool = True):
         self.path, self.active = path, active
         if active and path.exists():
-            kept = [line for line in path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= resume_step]
+            kept, bad = [], 0
+            for line in path.read_text(errors="replace").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    step = json.loads(line)["step"]
+                except (ValueError, KeyError, TypeError):  # a line cut by a kill, or damaged: the run goes on
+                    bad += 1
+                    continue
+                if isinstance(step, int) and step <= resume_step:
+                    kept.append(line)
+            if bad:
+                warnings.warn(f"{path}: {bad} line(s) were not whole JSON records (cut short when the run was "
+                              f"stopped, or damaged) and were dropped; the run goes on from step {resume_step}",
+                              UserWarning, stacklevel=3)
             path.write_text("".join(line + "\n" for line in kept))
 
     def write(self, record: dict) -> None:

@@ -34,6 +34,7 @@ from minidistil.data.english import Truecaser
 from minidistil.data.sentences import chinese_sentences
 from minidistil.nn.generate import generate, generation_settings
 from minidistil.nn.generation_outputs import compute_transition_scores
+from minidistil.nn.limits import check_generation
 from minidistil.tokenizer import WordPieceTokenizer
 from minidistil.training.train import TrainConfig
 
@@ -145,9 +146,29 @@ def detokenize(text: str, source: str = "", truecase: Truecaser | None = None) -
     return (truecase or Truecaser({"i": "I"}))(english.detokenize(text), source)
 
 
+UNKNOWN_SHARE = 0.5  # a text whose source pieces are more than this share [UNK] is warned about
+
+
+def warn_unknown(tokenizer, rows: list[list[int]]) -> None:
+    """One warning for the texts whose word pieces are mostly [UNK] (emoji, a script the encoder's
+    vocabulary lacks): the translation of such a text is made up from almost nothing."""
+    special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id}
+    n = 0
+    for row in rows:
+        pieces = [i for i in row if i not in special]
+        n += bool(pieces) and sum(i == tokenizer.unk_token_id for i in pieces) > UNKNOWN_SHARE * len(pieces)
+    if n:
+        warnings.warn(f"{n} text(s) are mostly {tokenizer.unk_token} (more than {UNKNOWN_SHARE:.0%} of their pieces "
+                      f"are not in the translator's vocabulary, as with emoji or another script); their "
+                      f"translations say little", UserWarning, stacklevel=3)
+
+
 def source_rows(source_tokenizer, texts: list[str], limit: int) -> list[list[int]]:
     """Token rows of the texts; rows longer than `limit` are cut, with one warning."""
-    rows = source_tokenizer(list(texts), truncation=False, return_token_type_ids=False)["input_ids"]
+    with warnings.catch_warnings():  # the tokenizer's own "longer than the model" warning: ours below says it once
+        warnings.filterwarnings("ignore", message="Token indices sequence length is longer")
+        rows = source_tokenizer(list(texts), truncation=False, return_token_type_ids=False)["input_ids"]
+    warn_unknown(source_tokenizer, rows)
     if any(len(r) > limit for r in rows):
         n = sum(len(r) > limit for r in rows)
         warnings.warn(f"{n} sentence(s) longer than {limit} tokens, with no 。！？；，to cut them at, were cut to "
@@ -195,7 +216,10 @@ def translate_texts(model, source_tokenizer, target_tokenizer, texts: list[str],
         for piece in chinese_sentences(text, most=max(limit - 2, 1)):  # a character is about one token
             pieces.append(piece)
             owner.append(i)
-    decoded = decode_rows(model, source_rows(source_tokenizer, pieces, limit), target_tokenizer, config, batch_size)
+    rows = source_rows(source_tokenizer, pieces, limit)
+    check_generation(model, config.num_beams, config.max_length, texts=min(batch_size, len(rows)),
+                     source_length=max(map(len, rows), default=0), device=str(next(model.parameters()).device))
+    decoded = decode_rows(model, rows, target_tokenizer, config, batch_size)
     english, logp, tokens = [[] for _ in texts], [0.0] * len(texts), [0] * len(texts)
     for i, piece, (text, score, n) in zip(owner, pieces, decoded):
         english[i].append(detokenize(text, piece, truecase))

@@ -22,16 +22,19 @@ What `entry` does, in order:
 2. **Disk.** `estimate_bytes` (checkpoints and model) is compared with the free space of the cache's
    disk, minus what the partial folder already holds; `DiskFullError` in one sentence if it cannot fit.
 3. **Work folder.** `root.partial` (kept between runs, so an interrupted build resumes from its
-   checkpoint). A damaged or unfinished `root` (no manifest, or a file of a wrong size) is moved
-   there first, so that a rebuild resumes from the finished checkpoint it may hold.
+   checkpoint). A damaged `root` (a file missing or of a wrong size) stays where it is while the
+   build runs beside it, resuming from a checkpoint it kept, and is swapped out at the end (its
+   half-written files never meet the new ones); one without a manifest is moved there first. A
+   block that fails before writing any file (an input check) leaves no empty `root.partial`.
 4. **On success:** the resume checkpoints (`SCRATCH`) are removed (`keep_checkpoints=True` keeps
    them), the manifest is written last (every file's size and sha256), and the folder is renamed
    to `root` whole. Every write error of the block (an `OSError`, torch's or safetensors' own
    errors that say the disk is full) becomes `DiskFullError`, one sentence with the estimate.
 
-`finished(root)` checks the sizes of every file in the manifest (cheap: one `stat` each) and raises
-`DamagedEntryError` naming the file and the command that rebuilds it; `verify(root)` checks the
-sha256 too (`python -m minidistil cache verify`). All errors here are `BuildError`, a
+`finished(root)` checks the sizes of every file in the manifest (cheap: one `stat` each); a damaged
+entry is said on stderr and counts as not finished, so the build that follows repairs it;
+`verify(root)` checks the sha256 too (`python -m minidistil cache verify`) and raises
+`DamagedEntryError` naming the file and the command that rebuilds it. All errors here are `BuildError`, a
 `SourceError`: the command line prints them as one line and exits with 2.
 """
 from __future__ import annotations
@@ -49,6 +52,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from minidistil.utils import interrupts
 from minidistil.utils.cache import SourceError, cache_dir
 
 MANIFEST = "manifest.json"
@@ -131,35 +135,41 @@ def problem(root: Path, hashes: bool = False) -> str | None:
     return None
 
 
-def finished(root: Path, rebuild: str = "", hashes: bool = False) -> bool:
+def finished(root: Path, rebuild: str = "", hashes: bool = False, message: Callable[[str], None] | None = None) -> bool:
     """True when `root` is a finished entry whose files have their manifest's sizes (and hashes,
     with `hashes`). False when there is no entry, or one without a manifest (unfinished, or made
-    before manifests): `entry` then builds it again, resuming from what it holds. An entry whose
-    files differ from its manifest raises `DamagedEntryError`."""
+    before manifests), or a damaged one (a file missing or of another size): `entry` then builds it
+    again, resuming from what it holds, beside a damaged entry and swapped in once complete, so the
+    command that found the damage is also the one that repairs it. The damage is said on stderr."""
     root = Path(root)
     if not root.exists() or read_manifest(root) is None:
         return False
     wrong = problem(root, hashes)
     if wrong is None:
         return True
-    raise DamagedEntryError(f"the cached build {root} is damaged: {wrong}; "
-                            f"{rebuild_advice(root, rebuild)}")
+    (message or say)(f"the cached build {root} is damaged ({wrong}); building it again beside it")
+    return False
 
 
 def verify(root: Path, rebuild: str = "") -> None:
     """Check every file's size and sha256 against the manifest; `DamagedEntryError` if one differs."""
-    if not finished(root, rebuild, hashes=True):
+    root = Path(root)
+    if read_manifest(root) is None:
         raise DamagedEntryError(f"{root} is not a finished build (no manifest); {rebuild_advice(root, rebuild)}")
+    wrong = problem(root, hashes=True)
+    if wrong is not None:
+        raise DamagedEntryError(f"the cached build {root} is damaged: {wrong}; {rebuild_advice(root, rebuild)}")
 
 
-def rebuild_advice(root: Path, rebuild: str = "") -> str:
-    """The command that rebuilds `root`: `rebuild`, or the one its manifest records, or `cache remove`."""
-    if not rebuild:
+def rebuild_advice(root: Path, rebuild: str = "", remove: bool = False) -> str:
+    """The command that rebuilds `root`: `rebuild`, or the one its manifest records, or (`remove`, or
+    neither known) `cache remove`."""
+    if not rebuild and not remove:
         try:
             rebuild = json.loads((Path(root) / MANIFEST).read_text()).get("rebuild", "")
         except (OSError, ValueError, AttributeError):
             rebuild = ""
-    if rebuild:
+    if rebuild and not remove:
         return f"run `{rebuild}` to rebuild it (it resumes from a finished checkpoint when one is there)"
     try:
         name = Path(root).resolve().relative_to(cache_dir().resolve()).as_posix()
@@ -207,8 +217,10 @@ def lock(path: Path, no_wait: bool = False, what: str = "this entry", message: C
             holder = _read_holder(fd)
             if no_wait:
                 os.close(fd)
-                raise BuildLockedError(f"{what} is being built by {_describe(holder)}; wait for it to finish "
-                                       f"or run again without --no-wait to wait") from None
+                error = BuildLockedError(f"{what} is being built by {_describe(holder)}; wait for it to finish "
+                                         f"or run again without --no-wait to wait")
+                error.holder = _describe(holder)
+                raise error from None
             message(f"waiting for the build of {what} started by {_describe(holder)}")
             fcntl.flock(fd, fcntl.LOCK_EX)
         # The holder before us may have removed the file after we opened it: lock the file on disk.
@@ -234,6 +246,25 @@ def lock(path: Path, no_wait: bool = False, what: str = "this entry", message: C
             path.unlink(missing_ok=True)
         finally:
             os.close(fd)
+
+
+def running(root: Path) -> str | None:
+    """Who is building `root` now ("pid N on HOST at TIME"), or None. Read from the lock file's record
+    without touching the lock (taking it, even shared, could make a builder with no_wait fail): a
+    record of this host whose process is alive. A killed holder's record names a dead pid."""
+    try:
+        holder = _holder(lock_path(root).read_text(errors="replace"))
+    except OSError:
+        return None
+    if not holder or holder.get("host") != socket.gethostname():
+        return _describe(holder) if holder else None
+    try:
+        os.kill(int(holder.get("pid")), 0)
+    except (ProcessLookupError, TypeError, ValueError):
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    return _describe(holder)
 
 
 # ---------------------------------------------------------------- the build
@@ -263,28 +294,51 @@ def entry(root: str | Path, *, estimate_bytes: float = 0, no_wait: bool = False,
     what = what or str(root)
     work = partial_dir(root)
     with lock(lock_path(root), no_wait=no_wait, what=what, message=message):
+        interrupts.point("build:locked")
+        if not root.exists() and work.exists() and problem(work) is None:  # killed between manifest and rename
+            os.replace(work, root)
+        shutil.rmtree(_old_dir(root), ignore_errors=True)  # left by a swap that was killed half-way
         if root.exists():
             if problem(root) is None:  # another process finished it while we waited: nothing to do
                 yield None
                 return
-            if work.exists():  # damaged or unfinished: resume from what it holds
-                shutil.rmtree(root)
-            else:
+            if read_manifest(root) is None and not work.exists():  # unfinished (made before manifests)
                 os.replace(root, work)
-                (work / MANIFEST).unlink(missing_ok=True)
+            else:  # damaged: rebuilt beside it, resuming from a checkpoint it kept; swapped in at the end
+                work.mkdir(parents=True, exist_ok=True)
+                for name in SCRATCH:
+                    if (root / name).is_file() and not (work / name).exists():
+                        shutil.copy2(root / name, work / name)
         check_space(work, estimate_bytes, what)
         work.mkdir(parents=True, exist_ok=True)
         try:
             yield work
+            interrupts.point("build:written")
             if not keep_checkpoints:
                 for name in SCRATCH:
                     (work / name).unlink(missing_ok=True)
             write_manifest(work, rebuild)
-            os.replace(work, root)
+            interrupts.point("build:manifest")
+            _swap_in(work, root)
         except BaseException as e:
-            if is_disk_full(e):
+            if not any(p.is_file() for p in work.rglob("*")):  # it failed before writing anything (an input
+                shutil.rmtree(work, ignore_errors=True)       # check): no empty work left to look unfinished
+            if is_disk_full(e) and not isinstance(e, DiskFullError):  # one already says what and how much
                 raise DiskFullError(disk_message(work, estimate_bytes, what)) from None
             raise
+
+
+def _old_dir(root: Path) -> Path:
+    return Path(root).with_name(f".{Path(root).name}.old")  # hidden: `cache list` skips it
+
+
+def _swap_in(work: Path, root: Path) -> None:
+    """`work` becomes `root`; a damaged `root` is set aside first and deleted after."""
+    if root.exists():
+        os.replace(root, _old_dir(root))
+        interrupts.point("build:swap")
+    os.replace(work, root)
+    shutil.rmtree(_old_dir(root), ignore_errors=True)
 
 
 def check_space(work: Path, estimate_bytes: float, what: str) -> None:

@@ -37,7 +37,12 @@ def read_records(metrics_path: str | Path) -> tuple[dict[str, list], dict[str, l
     for line in Path(metrics_path).read_text().splitlines():
         if not line.strip():
             continue
-        record = json.loads(line)
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut short by a kill: the curve is drawn from the whole ones
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+            continue
         for name, value in record.items():
             if name in NOT_LOSSES or not isinstance(value, (int, float)) or not math.isfinite(value):
                 continue
