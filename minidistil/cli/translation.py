@@ -27,7 +27,8 @@ def add_commands(subparsers) -> None:
                               description="Texts as arguments, or one per line on stdin.")
     p.add_argument("texts", nargs="*", help="texts to translate (default: lines of stdin)")
     p.add_argument("--model", help="a translator folder (default: the cached default translator)")
-    p.add_argument("--num-beams", type=int, default=4, help="beams of the beam search (1: greedy)")
+    p.add_argument("--num-beams", type=int, default=4, help="beams of the beam search (1: greedy; at most 256, "
+                                                             "and as many as the free memory holds: minidistil.limits)")
     p.add_argument("--max-length", type=int, help="tokens written, the start token included "
                                                   "(default: the translator's max_target_length + 1)")
     p.add_argument("--batch-size", type=int, default=8, help="texts per batch")
