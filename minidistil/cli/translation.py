@@ -28,7 +28,8 @@ def add_commands(subparsers) -> None:
                               description="Texts as arguments, or one per line on stdin.")
     p.add_argument("texts", nargs="*", help="texts to translate (default: lines of stdin)")
     p.add_argument("--model", help="a translator folder (default: the cached default translator)")
-    p.add_argument("--num-beams", type=int, help="beams of the beam search (1: greedy; default: the "
+    p.add_argument("--num-beams", type=int, help="beams of the beam search (1: greedy; at most 256, and as many as "
+                                                 "the free memory holds: minidistil.nn.limits; default: the "
                                                  "translator's generation_config.json)")
     p.add_argument("--max-length", type=int, help="tokens written, the start token included "
                                                   "(default: the translator's generation_config.json)")
