@@ -75,7 +75,7 @@ class TranslatorSettings(BuildSettings):
     trim_vocab: bool = True           # output vocabulary: only the English tokens the training targets use
     max_source_length: int = 128      # tokens per source, [CLS] and [SEP] included; longer ones are cut
     max_target_length: int = 128      # tokens per target, the end token included
-    max_steps: int = 1800             # optimizer steps, when minutes is 0 (bitwise reproducible with the seed)
+    max_steps: int = 1200             # optimizer steps, when minutes is 0 (bitwise reproducible with the seed)
     minutes: float = 0.0              # > 0: the steps that fit this many minutes, timed once on this machine
     max_tokens: int = 1024            # > 0: batches of up to this many padded tokens per side (many UI strings, few paragraphs); 0: batch_size pairs
     batch_size: int = 32              # pairs per step when max_tokens is 0
