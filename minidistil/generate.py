@@ -109,7 +109,8 @@ class DecoderRows:
             self.open = new_open
             return
         if len(new_open) == len(self.open) == self.memory.shape[0]:  # all open: the flat rows are the cache rows
-            self.past = reorder_cache(self.past, parents)
+            if not torch.equal(parents, torch.arange(len(parents), device=parents.device)):  # often every beam keeps its place
+                self.past = reorder_cache(self.past, parents)
             return
         N, device = self.memory.shape[0] * self.copies, self.open.device
         local = torch.full((N,), -1, dtype=torch.long, device=device)  # flat row -> its row in the cache
