@@ -35,7 +35,7 @@ parser.add_argument("--folder", help="a translator folder (default: the cached o
 parser.add_argument("--source-length", type=int, default=24, help="tokens per source row")
 parser.add_argument("--max-length", type=int, default=40, help="decoder tokens, the start token included")
 parser.add_argument("--rounds", type=int, default=3)
-parser.add_argument("--eos-bias", type=float, default=1.0,
+parser.add_argument("--eos-bias", type=float, default=0.6,
                     help="random model: added to the end token's output bias, so that rows end at different "
                          "lengths as a trained translator's do (0: nearly every row runs to max_length)")
 parser.add_argument("--threads", type=int, default=2)

@@ -179,3 +179,15 @@ def test_finished_sources_leave_the_batch_and_the_tokens_stay_transformers(setti
     rows = 3 * settings["num_beams"]
     assert batch_sizes[0] == rows and min(batch_sizes) < rows  # the batch shrank
     assert torch.equal(mine, hf_generate(hf, ids, mask, max_length=12, **settings))
+
+
+def test_model_methods_read_as_transformers_calls_them():
+    ours, hf = generating_pair(7, 2.0)
+    ids, mask = padded_source(7)
+    kw = dict(num_beams=3, max_length=10, return_dict_in_generate=True, output_scores=True)
+    mine = ours.generate(input_ids=ids, attention_mask=mask, **kw)
+    theirs = hf_generate(hf, ids, mask, **kw)
+    assert_same(mine, theirs)
+    torch.testing.assert_close(ours.compute_transition_scores(mine.sequences, mine.scores, mine.beam_indices),
+                               hf.compute_transition_scores(theirs.sequences, theirs.scores, theirs.beam_indices),
+                               atol=1e-4, rtol=1e-4)

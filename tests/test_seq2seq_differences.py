@@ -9,7 +9,7 @@ from transformers import BertConfig, BertLMHeadModel, EncoderDecoderModel
 
 from minidistil.nn.generate import generate
 from minidistil.nn.seq2seq import warm_start
-from seq2seq_refs import DEC, EOS, PAD, START, generating_pair, padded_labels, padded_source, tiny_pair
+from seq2seq_refs import DEC, EOS, PAD, START, generating_pair, hf_twin, padded_labels, padded_source, tiny_pair
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -143,3 +143,18 @@ def test_decoder_alone_is_a_causal_lm_with_transformers_loss(impl):
         theirs = hf(input_ids=ids, attention_mask=attn, labels=labels)
     close(mine.logits, theirs.logits)
     close(mine.loss, theirs.loss)
+
+
+def test_forward_attentions_and_hidden_states_equal_transformers_under_its_names():
+    ours, _ = tiny_pair("math")
+    hf = hf_twin(ours, "eager")
+    ids, mask = padded_source()
+    labels = padded_labels()
+    with torch.no_grad():
+        mine = ours(ids, mask, labels=labels, output_attentions=True, output_hidden_states=True)
+        theirs = hf(input_ids=ids, attention_mask=mask, labels=labels, output_attentions=True, output_hidden_states=True)
+    for name in ("encoder_attentions", "encoder_hidden_states", "decoder_attentions", "cross_attentions",
+                 "decoder_hidden_states"):
+        assert len(getattr(mine, name)) == len(getattr(theirs, name)), name
+        for a, b in zip(getattr(mine, name), getattr(theirs, name)):
+            close(a, b)

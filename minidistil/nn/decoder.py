@@ -110,6 +110,20 @@ class AttentionProjections(nn.Module):
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(kv_width, config.hidden_size)
         self.value = nn.Linear(kv_width, config.hidden_size)
+        self.fused = None  # (the weights' versions, W_qkv (3C, C), b_qkv (3C,)): see `qkv`
+
+    def qkv(self, x):
+        """The three projections of x (self-attention) as one matmul, at inference: a decoding step
+        multiplies a few rows, where one (3C, C) product costs less than three (C, C) ones. The joined
+        matrix is rebuilt when a weight changes (an optimizer step, load_state_dict); with gradients
+        on, the three layers run as they are."""
+        parts = (self.query, self.key, self.value)
+        if torch.is_grad_enabled():
+            return tuple(p(x) for p in parts)
+        versions = tuple((t.data_ptr(), t._version) for p in parts for t in (p.weight, p.bias))
+        if self.fused is None or self.fused[0] != versions:
+            self.fused = (versions, torch.cat([p.weight for p in parts]), torch.cat([p.bias for p in parts]))
+        return F.linear(x, self.fused[1], self.fused[2]).chunk(3, dim=-1)
 
 
 class SublayerOutput(nn.Module):
@@ -144,14 +158,14 @@ class Attention(nn.Module):
         (B, S, C_enc), or the cached ones. keep: bool broadcastable to (B, 1, T, P + T) or (B, 1, 1, S).
         Returns (output (B, T, C), the (k, v) to cache, the weights (B, H, T, *) when need_weights)."""
         B, T, C = x.shape
-        q = self.split_heads(self.self.query(x))
         if memory is None:
-            k, v = self.split_heads(self.self.key(x)), self.split_heads(self.self.value(x))
+            q, k, v = (self.split_heads(t) for t in self.self.qkv(x))
             if cache is not None:
                 k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)  # (B, H, P + T, D)
         elif cache is not None:
-            k, v = cache  # the encoder states do not change while decoding: projected once
+            q, (k, v) = self.split_heads(self.self.query(x)), cache  # the encoder states do not change: projected once
         else:
+            q = self.split_heads(self.self.query(x))
             k, v = self.split_heads(self.self.key(memory)), self.split_heads(self.self.value(memory))  # (B, H, S, D)
         p = self.config.attention_probs_dropout_prob if self.training else 0.0
         G = B // k.shape[0]

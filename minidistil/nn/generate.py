@@ -25,7 +25,9 @@ temperature, top-k, top-p) are small functions applied in order (generation_proc
 
 The key/value cache (`use_cache=True`, the default) is the fast path beside the recomputing loop:
 each step feeds only the newest token and reuses every layer's keys and values of the tokens before
-(and the cross-attention's keys and values of the encoder states, computed once).
+(and the cross-attention's keys and values of the encoder states, computed once per source and
+shared by its beams). `DecoderRows` runs the decoder on the rows of the sources still open: where
+transformers decodes every row until the whole batch is done, a finished source leaves the batch.
 
 max_length counts decoder tokens including the start token, as transformers does: max_length=20
 writes at most 19 tokens; max_new_tokens counts after the decoder prefix. Shapes: B batch, K beams,
@@ -100,9 +102,15 @@ class DecoderRows:
     def advance(self, parents, still_open) -> None:
         """Before the next step: row i continues row parents[i] (flat rows; beams reorder, greedy rows
         continue themselves: parents None); still_open (B,) bool, the sources to keep decoding."""
-        new_open = still_open.nonzero().squeeze(1) if self.may_drop else self.open
+        new_open = self.open
+        if self.may_drop and int(still_open.sum()) < len(self.open):  # closed sources stay closed
+            new_open = still_open.nonzero().squeeze(1)
         if self.past is None or (parents is None and len(new_open) == len(self.open)):
             self.open = new_open
+            return
+        if len(new_open) == len(self.open) == self.memory.shape[0]:  # all open: the flat rows are the cache rows
+            if not torch.equal(parents, torch.arange(len(parents), device=parents.device)):  # often every beam keeps its place
+                self.past = reorder_cache(self.past, parents)
             return
         N, device = self.memory.shape[0] * self.copies, self.open.device
         local = torch.full((N,), -1, dtype=torch.long, device=device)  # flat row -> its row in the cache
@@ -225,13 +233,13 @@ def beam_search(model, prefix, memory, memory_mask, config: GenerationConfig, ma
         logits, out = decoder.step(alive.view(B * K, max_length)[:, :cur])
         logprobs = apply_processors(processors, alive.view(B * K, -1)[:, :cur], F.log_softmax(logits, dim=-1))
         record.step(logprobs, out)
-        cand = beam_step(alive, alive_scores, alive_origin, logprobs.view(B, K, -1), cur, keep, P,
-                         generator if config.do_sample else None)
-        ends = torch.isin(cand[1][:, :, cur], eos) | (cur + 1 >= max_length)  # (B, keep)
-        go_on = cand[0] + ends.float() * NEG  # the K best candidates that did not end go on
+        cand_scores, cand, _, cand_origin = beam_step(alive, alive_scores, alive_origin, logprobs.view(B, K, -1), cur,
+                                                      keep, P, generator if config.do_sample else None)
+        ends = torch.isin(cand[:, :, cur], eos) | (cur + 1 >= max_length)  # (B, keep)
+        go_on = cand_scores + ends.float() * NEG  # the K best candidates that did not end go on
         best = go_on.topk(K).indices
-        alive, alive_scores, alive_origin = gather_beams(cand[1], best), gather_beams(go_on, best), gather_beams(cand[3], best)
-        done, is_done = finish_beams(done, (cand[0], cand[1], cand[3]), is_done, ends, may_improve, cur, P, K, config)
+        alive, alive_scores, alive_origin = gather_beams(cand, best), gather_beams(go_on, best), gather_beams(cand_origin, best)
+        done, is_done = finish_beams(done, (cand_scores, cand, cand_origin), is_done, ends, may_improve, cur, P, K, config)
         cur += 1
         may_improve = can_still_improve(may_improve, alive_scores, done[0], is_done, cur - P, max_length - P, config)
         closed = ~may_improve[:, 0] | (is_done.all(dim=1) & (config.early_stopping is True))  # (B,)

@@ -16,7 +16,8 @@ hold the pad id where -100 belongs (the model then learns to write padding).
 
 Warm start (Rothe, Narayan and Severyn 2020): `warm_start(encoder_folder, decoder_folder)` takes the
 encoder from a DistilBERT or BERT folder and the decoder's embeddings, self-attention, FFN and MLM
-head from a BERT or DistilBERT folder; only the cross-attention starts fresh.
+head from a BERT or DistilBERT folder; only the cross-attention starts fresh (a decoder folder that
+has cross-attention weights keeps them).
 
 A translator folder: config.json (model_type "encoder-decoder"), model.safetensors, and the two
 tokenizers in `source_tokenizer/` and `target_tokenizer/`.
@@ -156,6 +157,17 @@ class DistilBertEncoderDecoder(nn.Module):
             init_bert_weights(self.enc_to_dec_proj, config.decoder.initializer_range)
         # generate()'s settings: generation_config.json when loaded from a folder, else the defaults
         self.generation_config = GenerationConfig.from_model_config(config)
+
+    def generate(self, input_ids=None, attention_mask=None, **settings):
+        """transformers' `model.generate(...)`: `minidistil.generate.generate(self, ...)`."""
+        from .generate import generate
+        return generate(self, input_ids, attention_mask, **settings)
+
+    @staticmethod
+    def compute_transition_scores(sequences, scores, beam_indices=None, normalize_logits: bool = False):
+        """transformers' `model.compute_transition_scores(...)` (minidistil.generation_outputs)."""
+        from .generation_outputs import compute_transition_scores
+        return compute_transition_scores(sequences, scores, beam_indices, normalize_logits)
 
     def gradient_checkpointing_enable(self) -> None:
         """Recompute each encoder and decoder block in the backward pass instead of keeping its
@@ -396,7 +408,9 @@ def warm_start(encoder_folder=None, decoder_folder=None, *, encoder_config: Dist
                seed: int = 0) -> DistilBertEncoderDecoder:
     """Rothe et al.'s warm start. The encoder comes from `encoder_folder` (or random with
     `encoder_config`); the decoder's embeddings, self-attention, FFN and output head from
-    `decoder_folder` (or random with `decoder_config`), its cross-attention always fresh.
+    `decoder_folder` (or random with `decoder_config`), its cross-attention fresh, unless the folder
+    is a decoder that already has one (a `BertLMHeadModel` with `add_cross_attention=True`): then all
+    of it loads, as transformers' `from_encoder_decoder_pretrained` does.
 
     decoder_layers: the source layers the decoder keeps (a smaller decoder). target_keep_ids: the
     rows of the target vocabulary kept (a trimmed output vocabulary; the target tokenizer must be
