@@ -7,7 +7,8 @@ from safetensors.torch import load_file
 import minidistil as md
 import weights_convert
 from minidistil import pipeline
-from minidistil.apps.convert import STUDENT_LAYERS, check, extract_student, student_layers
+from minidistil.apps.convert import check
+from minidistil.training.distill import STUDENT_LAYERS, extract_student, student_layers
 
 from conftest import BERT_ODD, ODD, batch, randomise  # the odd sizes and fixtures both files share
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from minidistil import DistilBertConfig, DistilBertForMaskedLM
-from minidistil.apps.convert import STUDENT_LAYERS
+from minidistil.training.distill import STUDENT_LAYERS
 from minidistil.data.batching import collate
 from minidistil.training.distill import DistillationTask, DistillLoss, make_student
 from minidistil.data.masking import Masking

@@ -50,6 +50,9 @@ def test_old_names_of_the_recipe_steps():
     assert finetune.save_model is checkpoint.save_model and finetune.MODEL_DIR == checkpoint.MODEL_DIR == "model"
     assert distill.check_vocabulary is importlib.import_module("minidistil.data").check_vocabulary
     assert callable(convert.extract_student) and convert.STUDENT_LAYERS[6] == (0, 2, 5)
+    from minidistil.training.distill import extract_student
+    from minidistil.nn.checkpoint import CheckpointError
+    assert convert.extract_student is extract_student and convert.CheckpointError is CheckpointError
 
 
 def test_the_translators_names_moved_out_of_translate_are_found():

@@ -1,8 +1,7 @@
 """The converter's library (weights_convert.py is its command line): which class a folder holds,
-a student cut out of a teacher, pytorch_model.bin -> model.safetensors, and a check against transformers.
-
-Reading and writing folders, BERT included, is checkpoint.py's job; its names are re-exported here
-for code that imports them from minidistil.apps.convert.
+pytorch_model.bin -> model.safetensors, and a check against transformers. Reading and writing folders,
+BERT included, is `minidistil.nn.checkpoint`'s job; cutting a student out of a teacher is
+`minidistil.training.distill.extract_student`'s.
 
     >>> teacher = DistilBertForMaskedLM.from_pretrained(sources.teacher_dir(), new_head=True)
     >>> student = extract_student(teacher)              # 6 -> 3 layers: teacher layers 0, 2, 5
@@ -12,16 +11,12 @@ for code that imports them from minidistil.apps.convert.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
-from minidistil.training.distill import STUDENT_LAYERS, extract_student, student_layers  # noqa: F401 (re-exported: their old home)
-from minidistil.nn.checkpoint import (CheckpointError, load_pretrained, read_state_dict, save_pretrained,  # noqa: F401 (re-exported)
-                         write_safetensors)
+from minidistil.nn.checkpoint import read_state_dict, write_safetensors
 from minidistil.nn.config import read_json
 from minidistil.data import kinds
 from minidistil.nn.heads import DistilBertForMaskedLM

@@ -14,7 +14,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from minidistil.nn.heads import DistilBertForMaskedLM
-from minidistil.apps.convert import STUDENT_LAYERS, bin_to_safetensors, check, extract_student, model_class
+from minidistil.apps.convert import bin_to_safetensors, check, model_class
+from minidistil.training.distill import STUDENT_LAYERS, extract_student
 from minidistil.tokenizer import copy_tokenizer_files
 
 

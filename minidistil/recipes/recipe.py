@@ -39,7 +39,8 @@ from minidistil.recipes import defaults, teacher
 from minidistil.data.batching import LengthGroupedBatches, collate
 from minidistil.nn.config import DistilBertConfig
 from minidistil.data import TokenCorpus, check_corpus
-from minidistil.training.distill import DistillationTask, DistillLoss, check_vocabulary, extract_student, make_student
+from minidistil.data import check_vocabulary
+from minidistil.training.distill import DistillationTask, DistillLoss, extract_student, make_student
 from minidistil.nn.checkpoint import MODEL_DIR, save_model
 from minidistil.training.finetune import evaluate, finetune
 from minidistil.nn.heads import DistilBertForMaskedLM

@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from minidistil.data import check_vocabulary  # noqa: F401 (re-exported: its old home)
 from minidistil.nn.losses import IGNORE_INDEX, distillation_kl, hidden_cosine_loss, logits_mse, mlm_loss
 from minidistil.data.masking import Masking
 

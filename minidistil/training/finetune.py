@@ -34,7 +34,7 @@ from torch import nn
 
 from minidistil.data import features as feats
 from minidistil.data import kinds, tasks
-from minidistil.nn.checkpoint import MODEL_DIR, save_model  # noqa: F401 (re-exported: their old home)
+from minidistil.nn.checkpoint import MODEL_DIR, save_model
 from minidistil.data.batching import collate, example_length, forward_in_length_order
 from minidistil.nn.losses import IGNORE_INDEX, distillation_kl
 from minidistil.training.resume import delete_checkpoint
