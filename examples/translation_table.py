@@ -45,13 +45,33 @@ def sample(records: list[dict], limit: int) -> list[dict]:
     return [records[int(i * step)] for i in range(limit)]
 
 
+BUCKETS = [(-99, -2.0), (-2.0, -1.5), (-1.5, -1.0), (-1.0, -0.5), (-0.5, 0.01)]
+
+
+def calibration(name: str, scores: list[float], ours: list[str], dictionary: list[str], references: list[str]) -> None:
+    """Which mean token log-probabilities to distrust: per score bucket, how often the translation's
+    sentence chrF beats the word-by-word dictionary's on the same sentence."""
+    from sacrebleu.metrics import CHRF
+    chrf = CHRF()
+    ours_chrf = [chrf.sentence_score(h, [r]).score for h, r in zip(ours, references)]
+    dict_chrf = [chrf.sentence_score(h, [r]).score for h, r in zip(dictionary, references)]
+    print(f"\n| {name}: mean token log-probability | sentences | beats the dictionary (sentence chrF) |")
+    print("|---|---:|---:|")
+    for low, high in BUCKETS:
+        rows = [i for i, s in enumerate(scores) if low <= s < high]
+        if rows:
+            wins = sum(ours_chrf[i] > dict_chrf[i] for i in rows) / len(rows)
+            print(f"| [{low:g}, {high:g}) | {len(rows)} | {wins:.0%} |")
+
+
 def score_group(split: str, records: list[dict], translators: dict) -> dict:
     sources, references = [r["zh"] for r in records], [r["en"] for r in records]
-    systems, speed = {"dictionary": cedict.WordByWord(cedict.load()).translate(sources)}, {}
+    systems, speed, scores = {"dictionary": cedict.WordByWord(cedict.load()).translate(sources)}, {}, {}
     for name, translate in translators.items():
         start = time.perf_counter()
-        systems[name] = [o["translation_text"] for o in translate(sources, batch_size=args.batch_size)]
+        outputs = translate(sources, batch_size=args.batch_size, return_scores=True)
         speed[name] = len(sources) / (time.perf_counter() - start)
+        systems[name], scores[name] = [o["translation_text"] for o in outputs], [o["score"] for o in outputs]
     vs_dictionary = compare(references, systems)
     first = next(iter(translators))
     vs_first = compare(references, {first: systems[first], **{k: v for k, v in systems.items() if k != first}})
@@ -69,6 +89,8 @@ def score_group(split: str, records: list[dict], translators: dict) -> dict:
         table[name] = {"bleu": s.bleu, "bleu_ci": s.bleu_ci, "chrf": s.chrf, "chrf_ci": s.chrf_ci,
                        "p_vs_dictionary": [s.bleu_p, s.chrf_p], f"p_vs_{first}": [f.bleu_p, f.chrf_p],
                        "sentences_per_second": speed.get(name)}
+    for name in translators:
+        calibration(name, scores[name], systems[name], systems["dictionary"], references)
     for i in range(0, len(records), max(1, len(records) // max(args.examples, 1)))[:args.examples]:
         print(f"\n[{records[i]['source']}] {sources[i]}\n  reference:  {references[i]}")
         for name in systems:
@@ -76,7 +98,7 @@ def score_group(split: str, records: list[dict], translators: dict) -> dict:
     return {"pairs": len(records), "systems": table, "bleu_signature": vs_dictionary["dictionary"].bleu_signature,
             "chrf_signature": vs_dictionary["dictionary"].chrf_signature,
             # every system's outputs, so that any two can be compared later (`minidistil.utils.bleu.compare`)
-            "sources": sources, "references": references, "outputs": systems}
+            "sources": sources, "references": references, "outputs": systems, "scores": scores}
 
 
 translators = {name: TranslationPipeline(folder) for name, folder in (m.split("=", 1) for m in args.models)}
