@@ -1,7 +1,7 @@
 """A person's own Chinese, translated: the six sentences the tutorial's readers tried first, and twenty
 everyday sentences written for this table (none of them is in any corpus the translator reads), beside
 the word-by-word CC-CEDICT baseline. Prints a Markdown table with each translation's mean token
-log-probability (`score`: near 0 the model was sure; below about -1.5 it was guessing).
+log-probability (`score`: near 0 the model was sure; below about -1 it was guessing).
 
     python examples/translate_everyday.py                       # the cached default translator
     python examples/translate_everyday.py --model runs/tr/model

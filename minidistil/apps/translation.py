@@ -28,7 +28,7 @@ class TranslationPipeline:
     The decoding settings not given to a call come from the folder's generation_config.json (beam size,
     length penalty, length limit, no 3-gram twice). Long texts are translated sentence by sentence.
     `return_scores=True` adds each translation's mean token log-probability (`score`): near 0 the model
-    was sure of every word; below about -1.5 it was guessing, and a dictionary may do better (README).
+    was sure of every word; below about -1 the word-by-word dictionary does better on most sentences (README).
     `attention_png`: a path, to draw the cross-attention of the first text (source characters x
     English words, `minidistil.apps.cross_attention`)."""
 

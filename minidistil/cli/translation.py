@@ -38,7 +38,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="texts per batch")
     p.add_argument("--scores", action="store_true",
                    help="print each translation's mean token log-probability before it (near 0: sure; below "
-                        "about -1.5: the model was guessing, distrust it)")
+                        "about -1: the model was guessing, distrust it)")
     p.add_argument("--attention-png", help="draw the cross-attention of the first text (source characters x "
                                            "English words) into this PNG")
     p.add_argument("--encoding", help="the encoding of your text files or stdin when it is not UTF-8 (gbk, big5, latin-1...)")
