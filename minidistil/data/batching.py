@@ -159,6 +159,13 @@ class TokenBudgetBatches:
         return self._epochs[epoch][step - self._starts[epoch]]
 
 
+def training_batches(lengths, batch_size: int, max_tokens: int = 0, seed: int = 0):
+    """The training order: `TokenBudgetBatches` when `max_tokens` > 0, else `LengthGroupedBatches`."""
+    if max_tokens:
+        return TokenBudgetBatches(lengths, max_tokens, seed)
+    return LengthGroupedBatches(lengths, batch_size, seed)
+
+
 def sorted_batches(lengths, batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length, longest first (little padding): the one
     length sort of inference (pipelines, translation, the teacher's beams for sequence-level KD)."""

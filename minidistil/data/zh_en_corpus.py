@@ -359,8 +359,7 @@ def pairs(split: str = "train") -> list[dict]:
     """The cleaned pairs of one split (building the corpus on first use)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    with open(build() / f"{split}.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+    return list(_records(build() / f"{split}.jsonl"))
 
 
 def counts() -> dict:

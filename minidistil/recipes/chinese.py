@@ -320,8 +320,8 @@ def build_teacher(settings: ChineseSettings, work: str | Path, progress: bool = 
             continue
         freeze_body(model, frozen)
         config = TrainConfig(out_dir=str(work / name), max_steps=steps, batch_size=settings.batch_size, lr=lr,
-                             bf16=settings.bf16,
-                             seed=settings.seed, eval_every=max(steps // settings.evals_per_phase, 1), save_every=25, progress=progress)
+                             bf16=settings.bf16, seed=settings.seed, eval_every=max(steps // settings.evals_per_phase, 1),
+                             save_every=25, progress=progress)
         result = train(MLMTask(model, masking), corpus, config, collate_fn=pad, eval_fn=report)
         scores = {k[len("eval_"):]: v for k, v in result.items() if k.startswith("eval_")}
         reports[name] = scores or report(None)  # a phase finished by an earlier run is scored again
@@ -393,9 +393,8 @@ def build_student(teacher_folder: str | Path, work: str | Path, settings: Studen
     student = make_student(big, settings.layers).to(device)
     task = DistillationTask(student, big, Masking.for_corpus(corpus), DistillLoss(restrict_ce_to_mask=settings.restrict_ce_to_mask))
     config = TrainConfig(out_dir=str(work / "distill"), max_steps=settings.max_steps, batch_size=settings.batch_size,
-                         bf16=settings.bf16,
-                         lr=settings.lr, seed=settings.seed, eval_every=max(settings.max_steps // 4, 1), save_every=25,
-                         progress=progress)
+                         bf16=settings.bf16, lr=settings.lr, seed=settings.seed,
+                         eval_every=max(settings.max_steps // 4, 1), save_every=25, progress=progress)
     train(task, corpus, config, collate_fn=partial(collate, pad_token_id=corpus.special_ids["pad"]),
           eval_fn=lambda _t: report(student))
     reports["student"] = report(student)

@@ -87,6 +87,12 @@ def root(name: str, settings: BuildSettings | None = None) -> Path:
     return cache_dir() / model.folder(settings if settings is not None else model.settings)
 
 
+def built_from(name: str, settings: BuildSettings, **build_options) -> dict[str, Path]:
+    """The folders `name` with `settings` is built from (its `needs`), each built first when absent."""
+    return {keyword: source() if callable(source) else build(*source, **build_options)
+            for keyword, source in get(name).needs(settings).items()}
+
+
 def build(name: str, settings: BuildSettings | None = None, *, no_wait: bool = False, progress: bool = True,
           device: str = "cpu", keep_checkpoints: bool = False) -> Path:
     """The model folder of default model `name` with `settings` (default: its default settings), built
@@ -97,9 +103,7 @@ def build(name: str, settings: BuildSettings | None = None, *, no_wait: bool = F
     where = root(name, settings)
     if builds.finished(where, rebuild=model.rebuild):
         return where / MODEL_DIR
-    upstream = {keyword: (source() if callable(source) else
-                          build(source[0], source[1], no_wait=no_wait, progress=progress, device=device))
-                for keyword, source in model.needs(settings).items()}
+    upstream = built_from(name, settings, no_wait=no_wait, progress=progress, device=device)
     with builds.entry(where, estimate_bytes=model.estimate(settings, **upstream), no_wait=no_wait,
                       keep_checkpoints=keep_checkpoints, rebuild=model.rebuild, what=f"the {name.replace('_', ' ')} in {where}") as work:
         if work is not None:

@@ -91,6 +91,5 @@ def translator_folders(settings=None, *, encoder_settings=None, no_wait: bool = 
                        device: str = "cpu") -> dict[str, Path]:
     """The folders `train_translator` starts from (`translator.folders`), each built into the cache when absent."""
     settings = translator.with_encoder(settings or translator.TranslatorSettings(), encoder_settings)
-    return {keyword: source() if callable(source) else
-            defaults.build(*source, no_wait=no_wait, progress=progress, device=device)
-            for keyword, source in translator.folders(settings).items()}
+    name = "translator_student" if settings.variant == "student" else "translator"
+    return defaults.built_from(name, settings, no_wait=no_wait, progress=progress, device=device)

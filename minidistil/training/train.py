@@ -69,7 +69,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from minidistil.data.batching import LengthGroupedBatches, TokenBudgetBatches, collate
+from minidistil.data.batching import collate, training_batches
 from minidistil.utils.plots import plot_run
 from minidistil.training.resume import load_checkpoint, save_checkpoint
 from minidistil.utils import interrupts
@@ -170,8 +170,7 @@ def train(task: nn.Module, data, config: TrainConfig, *, collate_fn: Callable = 
         log = MetricsLog(out / "metrics.jsonl", resume_step=step, active=rank == 0)
         model = _wrap_distributed(task, device) if world > 1 else task
         lengths = getattr(data, "lengths", np.ones(len(data), dtype=np.int64))
-        batches = (TokenBudgetBatches(lengths, config.max_tokens, config.seed) if config.max_tokens
-                   else LengthGroupedBatches(lengths, config.batch_size, config.seed))
+        batches = training_batches(lengths, config.batch_size, config.max_tokens, config.seed)
         params = [p for p in task.parameters() if p.requires_grad]
         result: dict = {"step": step}
         bar = tqdm(total=config.max_steps, initial=step, unit="step", disable=rank > 0 or not config.progress)

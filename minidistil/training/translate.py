@@ -29,7 +29,7 @@ from minidistil.nn.losses import IGNORE_INDEX, distillation_kl
 from minidistil.nn.seq2seq import (DistilBertEncoderDecoder, decoder_config_from, label_smoothed_cross_entropy,
                       read_as_distilbert, target_labels, warm_start)
 from minidistil.data import english
-from minidistil.data.batching import collate_pairs, sorted_batches
+from minidistil.data.batching import collate_pairs, sorted_batches, training_batches
 from minidistil.data.english import Truecaser
 from minidistil.data.sentences import chinese_sentences
 from minidistil.nn.generate import generate, generation_settings
@@ -181,11 +181,12 @@ def decode_rows(model, rows: list[list[int]], target_tokenizer, config, batch_si
     """(decoded text, summed token log-probability, tokens) of each source row, in length-sorted batches."""
     device, pad = next(model.parameters()).device, target_tokenizer.pad_token_id
     eos = set(config.eos_ids())
+    config = config.update(return_dict_in_generate=True, output_scores=True)
     out: list = [None] * len(rows)
     for chunk in sorted_batches([len(r) for r in rows], batch_size):
         batch = collate_pairs([{"input_ids": rows[i], "labels": [0]} for i in chunk], pad)
         result = generate(model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                          generation_config=config.update(return_dict_in_generate=True, output_scores=True))
+                          generation_config=config)
         # the log-probability of each written token, as transformers' compute_transition_scores gives it
         steps = compute_transition_scores(result.sequences, result.scores, result.beam_indices,
                                           normalize_logits=config.num_beams == 1)
@@ -320,11 +321,9 @@ def sequence_kd_targets(teacher, source_rows: list[np.ndarray], target_tokenizer
 def seconds_per_step(task, data, settings, steps: int = 5) -> float:
     """Seconds per optimizer step, timed on the first `steps` batches the run will train on (after one
     warm-up step); the weights are put back, so timing does not train."""
-    from minidistil.data.batching import LengthGroupedBatches, TokenBudgetBatches
     from minidistil.training.train import make_optimizer
     optimizer = make_optimizer(task, TrainConfig(lr=settings.lr))
-    batches = (TokenBudgetBatches(data.lengths, settings.max_tokens, settings.seed) if settings.max_tokens
-               else LengthGroupedBatches(data.lengths, settings.batch_size, settings.seed))
+    batches = training_batches(data.lengths, settings.batch_size, settings.max_tokens, settings.seed)
     device = next(task.parameters()).device
     state = {k: v.clone() for k, v in task.state_dict().items()}
     task.train()
