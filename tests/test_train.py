@@ -10,7 +10,7 @@ from minidistil import DistilBertConfig, DistilBertForMaskedLM
 from minidistil.data.batching import collate
 from minidistil.data.masking import Masking, mask_tokens
 from minidistil.training.mlm import MLMTask
-from minidistil.training.train import (NonFiniteLossError, TrainConfig, evaluate_losses, linear_warmup_decay,
+from minidistil.training.train import (NonFiniteLossError, TrainConfig, average_snapshots, evaluate_losses, linear_warmup_decay,
                               make_optimizer, train)
 
 V = 53
@@ -214,3 +214,23 @@ def test_the_default_teacher_keeps_its_cache_key():
     from minidistil.recipes.teacher import TeacherSettings
     assert TeacherSettings().key() == "f248dab7"
     assert TeacherSettings(lr=1e-4).key() != "f248dab7"
+
+
+def test_snapshots_are_the_weights_at_their_step_and_average_by_hand(tmp_path):
+    data = examples(4)
+    task = FixedMaskMLM(tiny_model(), collate(data))
+    train(task, data, quiet(tmp_path, max_steps=6, save_every=2, keep_every=2, lr=1e-2))
+    kept = sorted((tmp_path / "snapshots").glob("step-*.pt"))
+    assert [p.name for p in kept] == ["step-2.pt", "step-4.pt", "step-6.pt"]
+    final = torch.load(kept[-1], weights_only=True)
+    assert all(torch.equal(final[k], v) for k, v in task.state_dict().items())  # the last one is the run's end
+    first = torch.load(kept[0], weights_only=True)
+    name = "model.vocab_projector.weight"
+    assert not torch.equal(first[name], final[name])  # the weights moved between snapshots
+    mean = average_snapshots(kept[:1] + kept[-1:])
+    assert torch.allclose(mean[name], (first[name] + final[name]) / 2)
+
+
+def test_snapshots_come_with_checkpoints():
+    with pytest.raises(ValueError, match="multiple of save_every"):
+        TrainConfig(save_every=4, keep_every=6)

@@ -103,6 +103,7 @@ class TrainConfig(TrainSettings):
     max_grad_norm: float = 5.0       # clip the global gradient norm to this; 0 turns clipping off
     max_tokens: int = 0              # > 0: batches of up to this many padded tokens (TokenBudgetBatches) instead of batch_size rows
     save_every: int = 100            # steps between checkpoints (one is always written at the end)
+    keep_every: int = 0              # > 0: also keep the weights every this many steps (snapshots/step-N.pt), for learning curves and checkpoint averaging
     log_every: int = 10              # steps between lines of metrics.jsonl
     eval_every: int = 0              # steps between eval passes; 0: only at the end
     progress: bool = True            # a tqdm bar on the console
@@ -125,6 +126,9 @@ class TrainConfig(TrainSettings):
         if not (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas) and 0 < self.eps < 1):
             raise ValueError(f"betas must be two numbers in [0, 1) and eps a small positive number, got "
                              f"{self.betas} and {self.eps}")
+        if self.keep_every < 0 or (self.keep_every and self.keep_every % self.save_every):
+            raise ValueError(f"keep_every must be 0 or a multiple of save_every ({self.save_every}): snapshots are "
+                             f"taken when a checkpoint is, got {self.keep_every}")
         if self.batch_size % self.accumulate:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of accumulate "
                              f"({self.accumulate}): each step splits its batch into equal micro-batches")
@@ -224,6 +228,8 @@ def train(task: nn.Module, data, config: TrainConfig, *, collate_fn: Callable = 
                 if step % config.save_every == 0 or step == config.max_steps:
                     if rank == 0:
                         save_checkpoint(out / "checkpoint.pt", task, optimizer, scheduler, config, step, world)
+                        if config.keep_every and step % config.keep_every == 0:
+                            keep_snapshot(task, out / "snapshots" / f"step-{step}.pt")
                     saved = step
                     interrupts.point(f"checkpoint:{step}")  # tests interrupt here, not after a guessed delay
         except KeyboardInterrupt:
@@ -236,6 +242,30 @@ def train(task: nn.Module, data, config: TrainConfig, *, collate_fn: Callable = 
     finally:
         if started_here:
             dist.destroy_process_group()
+
+
+def keep_snapshot(task: nn.Module, path: Path) -> None:
+    """The task's weights alone (no optimizer state), written whole or not at all; read them back with
+    `torch.load(path, weights_only=True)`. The training run never reads them: they are for learning
+    curves (a score per snapshot) and checkpoint averaging."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    unfinished = path.with_suffix(".partial")
+    torch.save({k: v.detach().clone() for k, v in task.state_dict().items()}, unfinished)
+    os.replace(unfinished, path)
+
+
+def average_snapshots(paths) -> dict[str, torch.Tensor]:
+    """The mean of several snapshots' weights (checkpoint averaging, Vaswani et al. 2017: the last few
+    snapshots of a run, averaged, often score better than the last alone). Integer tensors (buffers
+    such as position ids) are taken from the last snapshot."""
+    paths = list(paths)
+    if not paths:
+        raise ValueError("average_snapshots needs at least one snapshot file")
+    states = [torch.load(path, map_location="cpu", weights_only=True) for path in paths]
+    if any(state.keys() != states[0].keys() for state in states):
+        raise ValueError(f"the snapshots {', '.join(map(str, paths))} hold different weights: average snapshots of one run")
+    return {k: torch.stack([state[k] for state in states]).mean(0) if states[-1][k].is_floating_point() else states[-1][k]
+            for k in states[-1]}
 
 
 def _micro_seed(seed: int, step: int, micro_batch: int) -> int:
