@@ -166,3 +166,138 @@ def test_a_span_task_is_refused_in_one_sentence(tiny_dir):
                         [], [])
     with pytest.raises(ValueError, match="one class label per item"):
         probes.extract(qa, tiny_dir)
+
+
+# ---------------------------------------------------------------- the scripts' parts, on tiny models
+
+def example(name: str):
+    """A module of examples/ (they import each other by their file names)."""
+    import importlib
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory, vocab_file):
+    """A tiny 3-layer MLM 'teacher' and a 2-layer 'student' (its layers 0 and 2, nudged: distilled stand-in)."""
+    from minidistil import DistilBertForMaskedLM
+    from minidistil.training.distill import extract_student
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("pair")
+    teacher = DistilBertForMaskedLM(DistilBertConfig(dim=36, n_heads=4, hidden_dim=37, n_layers=3,
+                                                     max_position_embeddings=96))
+    teacher.save_pretrained(root / "teacher")
+    student = extract_student(teacher, (0, 2))
+    with torch.no_grad():
+        for p in student.distilbert.transformer.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    student.save_pretrained(root / "student")
+    for name in ("teacher", "student"):
+        shutil.copy(vocab_file, root / name / "vocab.txt")
+    return root / "teacher", root / "student"
+
+
+def test_stratified_subsets_hold_each_class_in_its_share_and_are_nested():
+    curves = example("learning_curves")
+    labels = ["a"] * 570 + ["b"] * 300 + ["c"] * 130
+    random.Random(0).shuffle(labels)
+    order = curves.stratified_order(labels, seed=1)
+    assert sorted(order) == list(range(len(labels)))  # a permutation
+    assert order == curves.stratified_order(labels, seed=1) != curves.stratified_order(labels, seed=2)
+    share = {y: labels.count(y) / len(labels) for y in "abc"}
+    for n in range(1, len(labels) + 1):
+        prefix = [labels[i] for i in order[:n]]
+        assert all(abs(prefix.count(y) - n * share[y]) < 2 for y in "abc"), n
+    task = colour_task(n=1000)
+    small, large = (curves.subset(task, b, seed=3, cap=10_000) for b in ("250", "all"))
+    assert len(small.train) == 250 and len(large.train) == len(task.train)
+    assert all(e in large.train for e in small.train)
+    middle = curves.subset(task, "500", seed=3, cap=10_000)
+    assert small.train == middle.train[:250] and small.validation == task.validation
+    assert len(curves.subset(task, "all", seed=3, cap=300).train) == 300
+    with pytest.raises(ValueError, match="budget"):
+        curves.subset(task, "100000", seed=3, cap=10_000)
+
+
+def test_a_learning_curve_run_writes_its_json_and_is_skipped_when_it_is_there(tiny_dir, tmp_path, monkeypatch):
+    curves = example("learning_curves")
+    s = curves.Settings(out=str(tmp_path), min_steps=12, epochs=1, batch_size=8, max_length=16, lr=1e-3)
+    task = colour_task(n=100)
+    first = curves.run_one(s, task, "student", tiny_dir, "40", seed=1)
+    path = curves.run_path(tmp_path, task.name, "student", "40", 1)
+    saved = json.loads(path.read_text())
+    assert saved == first and saved["n_train"] == 40 and sum(saved["train_labels"].values()) == 40
+    share = {y: sum(e["label"] == y for e in task.train) / len(task.train) for y in task.labels}
+    assert all(abs(saved["train_labels"][y] - 40 * share[y]) < 2 for y in task.labels)  # stratified
+    assert saved["epochs"] == 3  # 40 examples in batches of 8 are 5 steps an epoch; 12 steps need 3 epochs
+    assert len(saved["correct"]) == len(task.test)
+    assert sum(saved["predicted_histogram"].values()) == len(task.test)
+    assert not path.with_suffix("").exists()  # the fine-tuned model is not kept
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a run whose JSON exists was run again")
+    monkeypatch.setattr(curves, "finetune", must_not_run)
+    assert curves.run_one(s, task, "student", tiny_dir, "40", seed=1) == first
+    with pytest.raises(AssertionError, match="run again"):  # another seed is a new run
+        curves.run_one(s, task, "student", tiny_dir, "40", seed=2)
+
+    runs = {("student", "40", 1): first, ("undistilled", "40", 1): first}
+    table = curves.summarise(runs, ["student", "undistilled"], ["40"], [1])
+    assert table["40"]["pairs"]["student - undistilled"]["difference"] == 0.0  # the same predictions
+    assert "| 40 (40) |" in curves.markdown_table(task.name, table, ["student", "undistilled"])
+
+
+def test_the_probe_table_derives_the_undistilled_and_random_models_from_the_teacher(tiny_pair, tmp_path):
+    from minidistil import DistilBertForMaskedLM
+    table = example("probes")
+    teacher, student = tiny_pair
+    s = table.Settings(out=str(tmp_path), teacher=str(teacher), student=str(student), student_layers="0,2",
+                       tasks="sentiment", train_limit=60, eval_limit=40, max_length=24, l2_grid=(1e-1,))
+    folders = table.model_folders(s, "en")
+    big = DistilBertForMaskedLM.from_pretrained(teacher).state_dict()
+    undistilled = DistilBertForMaskedLM.from_pretrained(folders["undistilled"]).state_dict()
+    random_model = DistilBertForMaskedLM.from_pretrained(folders["random"]).state_dict()
+    key = "distilbert.transformer.layer.1.ffn.lin1.weight"  # the student's layer 1 is the teacher's layer 2
+    assert torch.equal(undistilled[key], big["distilbert.transformer.layer.2.ffn.lin1.weight"])
+    assert not torch.equal(random_model[key], undistilled[key]) and random_model[key].shape == undistilled[key].shape
+    report = table.run(s)
+    found = report["tasks"]["sentiment"]["pools"]
+    assert set(found) == {"mean", "cls"} and set(found["mean"]["models"]) == set(table.MODELS)
+    assert found["cls"]["comparisons"]["student - undistilled"]["low"] <= found["cls"]["comparisons"]["student - undistilled"]["high"]
+    text = table.markdown_table(report)
+    assert text.count("| sentiment |") == 2 and "Δ student - undistilled" in text
+    assert json.loads((tmp_path / "probes.json").read_text())["tasks"]["sentiment"]["majority"] > 0.5
+
+
+def test_the_collapse_diagnosis_measures_a_tiny_model(tiny_pair, tmp_path):
+    diagnosis = example("collapse_diagnosis")
+    x = torch.tensor([[3.0, 0.0], [3.0, 0.0], [3.0, 0.0]])
+    same = diagnosis.spread_stats(x)
+    assert same["mean_pairwise_cosine"] == pytest.approx(1.0) and same["spread_rms"] == 0.0
+    apart = diagnosis.spread_stats(torch.eye(2))
+    assert apart["mean_pairwise_cosine"] == pytest.approx(0.0) and apart["norm_mean"] == pytest.approx(1.0)
+
+    from minidistil.training.finetune import FinetuneConfig
+    plan = diagnosis.schedule(FinetuneConfig(batch_size=32, epochs=2, lr=1e-4, warmup=0.1), 1000)
+    # 1,000 rows of batch 32: 31 steps an epoch, 62 in all, int(6.2) = 6 warmup steps, evaluations after each epoch
+    assert (plan["steps_per_epoch"], plan["max_steps"], plan["warmup_steps"], plan["eval_steps"]) == (31, 62, 6, [31, 62])
+    assert plan["lr_at_eval_steps"][1] == pytest.approx(1e-4 / 56)  # the last step's rate: (62 - 61) / (62 - 6)
+
+    teacher, student = tiny_pair
+    s = diagnosis.Settings(out=str(tmp_path), models=f"student={student}", finetune_examples=48, val_examples=16,
+                           batch_size=8, max_length=16, grad_steps=3, epochs=4)
+    task = colour_task(n=200)
+    part = diagnosis.replace(task, train=task.train[:48], validation=task.validation[:16])
+    first = diagnosis.first_steps(s, part, student, tmp_path / "steps")
+    assert [r["step"] for r in first["steps"]] == [1, 2, 3]
+    # 48 rows of batch 8 for 4 epochs: 24 steps, int(2.4) = 2 of warmup: rates 0, 1/2 and 1 of the peak
+    assert [r["lr"] for r in first["steps"]] == pytest.approx([0.0, 5e-5, 1e-4])
+    assert first["schedule"]["max_steps"] == 24 and first["schedule"]["warmup_steps"] == 2
+    assert all(r["head"] > 0 and r["layers"] > 0 and r["total"] >= r["head"] for r in first["steps"])
+    before = diagnosis.before_finetuning(s, part, student)
+    assert sum(before["head"]["initial_predicted_histogram"].values()) == 48
+    assert before["train_label_histogram"] == {y: sum(e["label"] == y for e in part.train) for y in task.labels}
+    assert before["cls"]["norm_mean"] > 0 and 0 <= before["head"]["dead_relu_share"] <= 1

@@ -78,7 +78,7 @@ class ProbeConfig:
 
 @dataclass
 class Split:
-    """One split's frozen features: `pools[name]` is (N, C), or (N, K, C) for a choice task's K rows;
+    """One split's frozen features (float32): `pools[name]` is (N, C), or (N, K, C) for a choice task's K rows;
     `labels` (N,) class ids; `groups` (N,) the example each item comes from."""
     pools: dict[str, torch.Tensor]
     labels: torch.Tensor
@@ -146,8 +146,8 @@ def _extract_split(task, examples, encoder, tokenizer, cfg) -> Split:
             vectors.append(hidden[torch.as_tensor(where)])
             labels.extend(int(f["labels"][t]) for t in where)
             groups.extend([f["example"]] * len(where))
-        return Split({"token": torch.cat(vectors).double()}, torch.tensor(labels), np.asarray(groups))
-    mean = torch.stack([o[0] for o in outputs]).double()
+        return Split({"token": torch.cat(vectors)}, torch.tensor(labels), np.asarray(groups))
+    mean = torch.stack([o[0] for o in outputs]).double()  # float64 while a document's windows are averaged
     cls = torch.stack([o[1] for o in outputs]).double()
     if kind == "choice":
         n_choices = {len(f["input_ids"]) for f in found}
@@ -155,13 +155,13 @@ def _extract_split(task, examples, encoder, tokenizer, cfg) -> Split:
             raise ValueError(f"a choice probe needs the same number of choices in every example, got {sorted(n_choices)}")
         K = n_choices.pop()
         labels = torch.tensor([int(f["labels"]) for f in found])
-        return Split({"mean": mean.view(len(found), K, -1), "cls": cls.view(len(found), K, -1)}, labels,
-                     np.arange(len(found)))
+        return Split({"mean": mean.float().view(len(found), K, -1), "cls": cls.float().view(len(found), K, -1)},
+                     labels, np.arange(len(found)))
     # sequence: average a long document's windows into one vector
     example = torch.tensor([f["example"] for f in found])
     n = len(examples)
     counts = torch.zeros(n, dtype=torch.float64).index_add_(0, example, torch.ones(len(found), dtype=torch.float64))
-    pools = {name: torch.zeros(n, v.shape[1], dtype=torch.float64).index_add_(0, example, v) / counts[:, None]
+    pools = {name: (torch.zeros(n, v.shape[1], dtype=torch.float64).index_add_(0, example, v) / counts[:, None]).float()
              for name, v in (("mean", mean), ("cls", cls))}
     label2id = task.label2id()
     return Split(pools, torch.tensor([label2id[e["label"]] for e in examples]), np.arange(n))
@@ -230,8 +230,8 @@ def probe(task: tasks.TaskData, found: dict[str, Split], pool: str, cfg: ProbeCo
     train, validation, test = (found[s] for s in SPLITS)
     if pool not in train.pools:
         raise ValueError(f"the {task.kind} features have the pools {sorted(train.pools)}, not {pool!r}")
-    mean, std = standardizer(train.pools[pool]) if cfg.standardize else (0.0, 1.0)
-    x = {s: (found[s].pools[pool] - mean) / std for s in SPLITS}
+    mean, std = standardizer(train.pools[pool].double()) if cfg.standardize else (0.0, 1.0)
+    x = {s: (found[s].pools[pool].double() - mean) / std for s in SPLITS}  # float32 kept, float64 fitted
     n_classes = max(len(task.labels), 1)
     metric = task.metric if task.metric in ("accuracy", "macro_f1", "f1") else "accuracy"
     grid = []
