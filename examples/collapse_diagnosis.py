@@ -229,9 +229,10 @@ def after_finetuning(s: Settings, part: tasks.TaskData, task: tasks.TaskData, fo
                         FinetuneConfig(max_length=s.max_length))
     gold = [e["label"] for e in task.test]
     loop = loop_config(cfg, len(encode(part, part.train, load_tokenizer(folder), cfg, training=True)))
-    return {"validation_history": history, "kept_evaluation": int(np.argmax(history)) + 1 if history else None,
-            "kept_step": (int(np.argmax(history)) + 1) * loop.eval_every if history else None,
-            "stopped_early": result["stopped_early"], "steps_taken": len(history) * loop.eval_every,
+    at = lambda k: min(k * loop.eval_every, loop.max_steps)  # noqa: E731 (the step of the k-th evaluation)
+    kept = int(np.argmax(history)) + 1 if history else None  # the first best: finetune keeps a strictly better one only
+    return {"validation_history": history, "kept_evaluation": kept, "kept_step": at(kept) if kept else None,
+            "stopped_early": result["stopped_early"], "steps_taken": at(len(history)),
             "test_accuracy": metrics.accuracy(predicted, gold),
             "test_predicted_histogram": {y: predicted.count(y) for y in task.labels},
             "test_label_histogram": {y: gold.count(y) for y in task.labels}}

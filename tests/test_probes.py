@@ -301,3 +301,12 @@ def test_the_collapse_diagnosis_measures_a_tiny_model(tiny_pair, tmp_path):
     assert sum(before["head"]["initial_predicted_histogram"].values()) == 48
     assert before["train_label_histogram"] == {y: sum(e["label"] == y for e in part.train) for y in task.labels}
     assert before["cls"]["norm_mean"] > 0 and 0 <= before["head"]["dead_relu_share"] <= 1
+
+
+def test_plot_series_draws_named_curves_with_bars(tmp_path):
+    pytest.importorskip("matplotlib")
+    from minidistil.utils.plots import plot_series
+    png = plot_series({"student": [(250, 60.0, 55.0, 62.0), (1000, 70.0, 69.0, 71.0)], "teacher": []},
+                      tmp_path / "c.png", xlabel="labels", ylabel="accuracy (%)")
+    assert png == tmp_path / "c.png" and png.stat().st_size > 1000
+    assert plot_series({"student": []}, tmp_path / "none.png", xlabel="x", ylabel="y") is None
