@@ -29,8 +29,9 @@ that file is there; its fine-tuned model is deleted once scored. A run that pred
 Printed and written (OUT/<task>.md, OUT/<task>.png): per budget the mean test accuracy of each model
 over the seeds [min, max], the collapsed runs, and the paired differences.
 
-Time, estimated on 2 cores from the demo's fine-tunings (4,000 snippets, 2 epochs: about 1.5 minutes for
-a student, 3 for the teacher): sentiment about 2.5 hours for the 36 runs, tweets longer (the "all" runs).
+Time, not measured: about 1.5 to 2 hours per task on 2 idle cores, estimated from the demo's fine-tunings
+(4,000 snippets, 2 epochs: about a minute for a student, two for the teacher) for the 36 runs of a task
+(sentiment: about 1,100 optimizer steps per model and seed over the four budgets); tweets' "all" is capped.
 """
 import json
 import math
