@@ -134,6 +134,37 @@ def plot_curve(points: list[tuple[float, float]], png_path: str | Path, *, xlabe
     return Path(png_path)
 
 
+def plot_series(series: dict[str, list[tuple[float, float, float, float]]], png_path: str | Path, *, xlabel: str,
+                ylabel: str, title: str = "", logx: bool = True) -> Path | None:
+    """Several named curves of (x, y, low, high) points, each with bars from low to high (a spread over
+    seeds, an interval), on one axis (log x by default: label budgets); None without matplotlib or points."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    if not any(series.values()):
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (name, points) in enumerate(series.items()):
+        if not points:
+            continue
+        xs, ys, lows, highs = zip(*sorted(points))
+        ax.errorbar(xs, ys, yerr=[[y - lo for y, lo in zip(ys, lows)], [hi - y for y, hi in zip(ys, highs)]],
+                    fmt="o-", color=f"C{i}", capsize=3, label=name)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return Path(png_path)
+
+
 def attention_figure(weights, *, columns: list[str], rows: list[str], title: str = "", xlabel: str = "",
                      ylabel: str = ""):
     """An attention table (rows x columns, weights in [0, 1]) as a heatmap with a token on every
