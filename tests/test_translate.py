@@ -241,3 +241,30 @@ def test_translate_command_reads_arguments_and_stdin(folders, tmp_path, capsys, 
     args = parser.parse_args(["translate", "--model", str(tmp_path / "t" / "model")])
     args.func(args)
     assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_a_translation_scoring_below_the_fallback_is_the_dictionarys_and_says_so(folders, tmp_path, capsys):
+    import argparse
+
+    from minidistil.cli import translation
+    from minidistil.data import cedict
+    run(tiny(variant="warm", max_steps=1), folders, tmp_path / "t")
+    translate = TranslationPipeline(tmp_path / "t" / "model")
+    plain = translate(["打开文件", "删除表格"], return_scores=True)
+    assert all(p["score"] < 0 for p in plain)  # an untrained model is never sure
+    # CC-CEDICT's own first glosses, greedy longest match: 打开 "to open", 文件 "document", 删除 "to delete", 表格 "form"
+    assert cedict.WordByWord(cedict.load())("打开文件") == "open document"
+    fell = translate(["打开文件", "删除表格", ""], fallback_below=0.0, return_scores=True)
+    assert [f["translation_text"] for f in fell[:2]] == ["open document", "delete form"]
+    assert [f.get("fallback") for f in fell] == ["dictionary", "dictionary", None]  # "" scores 0: nothing to replace
+    assert [f["score"] for f in fell[:2]] == [p["score"] for p in plain]  # the model's score stays, to be read
+    kept = translate(["打开文件", "删除表格"], fallback_below=-1e9)
+    assert kept == [{"translation_text": p["translation_text"]} for p in plain]
+    with pytest.raises(TypeError, match="fallback_below must be a number"):
+        translate("打开", fallback_below="low")
+    parser = argparse.ArgumentParser()
+    translation.add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["translate", "--model", str(tmp_path / "t" / "model"), "--scores", "--fallback-below", "0",
+                              "打开文件"])
+    args.func(args)
+    assert capsys.readouterr().out.rstrip("\n").endswith("[dictionary]\topen document")

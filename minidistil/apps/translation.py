@@ -29,6 +29,9 @@ class TranslationPipeline:
     length penalty, length limit, no 3-gram twice). Long texts are translated sentence by sentence.
     `return_scores=True` adds each translation's mean token log-probability (`score`): near 0 the model
     was sure of every word; below about -1 the word-by-word dictionary does better on most sentences (README).
+    `fallback_below`: a score; a translation scoring below it is replaced by the word-by-word dictionary's
+    (`minidistil.data.cedict`), marked `"fallback": "dictionary"` in the output, so that a guess is never
+    passed off as a translation.
     `attention_png`: a path, to draw the cross-attention of the first text (source characters x
     English words, `minidistil.apps.cross_attention`)."""
 
@@ -36,7 +39,7 @@ class TranslationPipeline:
 
     def __init__(self, model, tokenizers=None, batch_size: int = 8, max_length: int | None = None,
                  device: str = "cpu"):
-        self.defaults, self.truecase = {}, None
+        self.defaults, self.truecase, self.dictionary = {}, None, None
         if isinstance(model, (str, Path)):
             folder = Path(model)
             model = DistilBertEncoderDecoder.from_pretrained(folder)
@@ -60,7 +63,7 @@ class TranslationPipeline:
 
     def __call__(self, texts, num_beams: int | None = None, max_length: int | None = None,
                  batch_size: int | None = None, return_scores: bool = False, attention_png=None,
-                 **settings) -> list[dict]:
+                 fallback_below: float | None = None, **settings) -> list[dict]:
         if isinstance(texts, str):
             texts = [texts]
         if not isinstance(texts, (list, tuple)):
@@ -80,6 +83,21 @@ class TranslationPipeline:
             from minidistil.apps.cross_attention import plot_translation_attention
             plot_translation_attention(self.model, self.source_tokenizer, self.target_tokenizer, texts[0],
                                        attention_png, **settings)
-        if return_scores:
-            return [{"translation_text": text, "score": round(score, 4)} for text, score in outputs]
-        return [{"translation_text": text} for text, _ in outputs]
+        results = [{"translation_text": text, "score": round(score, 4)} for text, score in outputs]
+        if fallback_below is not None:
+            self._fall_back(texts, results, fallback_below)
+        if not return_scores:
+            for result in results:
+                del result["score"]
+        return results
+
+    def _fall_back(self, texts, results: list[dict], below: float) -> None:
+        """The dictionary's word-by-word English for every text whose translation scored below `below`."""
+        if isinstance(below, bool) or not isinstance(below, (int, float)) or below != below:
+            raise TypeError(f"fallback_below must be a number (a mean token log-probability such as -1.0), got {below!r}")
+        if self.dictionary is None:
+            from minidistil.data import cedict  # read once per pipeline, and only when asked for
+            self.dictionary = cedict.WordByWord(cedict.load())
+        for text, result in zip(texts, results):
+            if result["score"] < below:
+                result.update(translation_text=self.dictionary(text), fallback="dictionary")

@@ -39,6 +39,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--scores", action="store_true",
                    help="print each translation's mean token log-probability before it (near 0: sure; below "
                         "about -1: the model was guessing, distrust it)")
+    p.add_argument("--fallback-below", type=float, metavar="SCORE",
+                   help="write the word-by-word dictionary's English instead of a translation scoring below this "
+                        "mean token log-probability (say -1.5), marked [dictionary] with --scores")
     p.add_argument("--attention-png", help="draw the cross-attention of the first text (source characters x "
                                            "English words) into this PNG")
     p.add_argument("--encoding", help="the encoding of your text files or stdin when it is not UTF-8 (gbk, big5, latin-1...)")
@@ -70,7 +73,8 @@ def run_translate(args) -> None:
     translate = TranslationPipeline(args.model or translator_dir(), batch_size=args.batch_size)
     for out in translate(texts, num_beams=args.num_beams, max_length=args.max_length,
                          length_penalty=args.length_penalty, attention_png=args.attention_png,
-                         return_scores=args.scores):
-        print(f"{out['score']:.2f}\t{out['translation_text']}" if args.scores else out["translation_text"])
+                         return_scores=args.scores, fallback_below=args.fallback_below):
+        mark = " [dictionary]" if "fallback" in out else ""
+        print(f"{out['score']:.2f}{mark}\t{out['translation_text']}" if args.scores else out["translation_text"])
     if args.attention_png and texts:
         print(f"cross-attention of the first text: {args.attention_png}", file=sys.stderr)
