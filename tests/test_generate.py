@@ -70,7 +70,8 @@ def test_continuing_other_cached_rows_equals_reordering_the_cache(impl):
     # the new token is appended. Two rows per source share its encoder states; rows move within a source.
     ours, _ = tiny_pair(impl=impl)
     ids, mask = padded_source()
-    target = torch.tensor([[START, 5, 9], [START, 7, 3], [START, 6, 6], [START, 4, 8], [START, 9, 9], [START, 3, 5]])
+    target = torch.tensor([[START, 5, 9], [START, 7, 3], [START, 6, 6],
+                           [START, 4, 8], [START, 9, 9], [START, 3, 5]])
     parents = torch.tensor([1, 1, 2, 2, 5, 4])
     with torch.no_grad():
         memory = ours.encode(ids, mask)  # (3, S, C) for 6 rows

@@ -169,9 +169,10 @@ class Attention(nn.Module):
 
     def forward(self, x, keep, memory=None, cache=None, need_weights=False, cache_rows=None):
         """x: (B, T, C). Self-attention when memory is None: keys and values from x, appended to the
-        cached (k, v) of the P tokens before (of the rows `cache_rows`, see `extend`). Cross-attention otherwise: keys and values of memory
-        (B, S, C_enc), or the cached ones. keep: bool broadcastable to (B, 1, T, P + T) or (B, 1, 1, S).
-        Returns (output (B, T, C), the (k, v) to cache, the weights (B, H, T, *) when need_weights)."""
+        cached (k, v) of the P tokens before (of the rows `cache_rows`, see `extend`). Cross-attention
+        otherwise: keys and values of memory (B, S, C_enc), or the cached ones. keep: bool broadcastable
+        to (B, 1, T, P + T) or (B, 1, 1, S). Returns (output (B, T, C), the (k, v) to cache, the weights
+        (B, H, T, *) when need_weights)."""
         B, T, C = x.shape
         if memory is None:
             q, k, v = (self.split_heads(t) for t in self.self.qkv(x))
@@ -301,8 +302,9 @@ class Predictions(nn.Module):
             return self.decoder(h)  # (.., C) -> (.., V)
         # At inference, a decoding step multiplies a few rows by the (V, C) output matrix, the largest
         # product of the step. On CPU that product runs up to twice as fast with the matrix stored as
-        # (C, V) (one row, or a beam's four), with the same numbers from four rows on (below that
-        # the two layouts take different kernels, equal to about 1e-6). The copy is kept and remade when the weight changes, as `qkv` does.
+        # (C, V) (one row, or a beam's four), with the same numbers from four rows on (below that the
+        # two layouts take different kernels, equal to about 1e-6). The copy is kept and remade when
+        # the weight changes, as `qkv` does.
         W = self.decoder.weight
         version = (W.data_ptr(), W._version)
         if self.transposed is None or self.transposed[0] != version:

@@ -125,15 +125,16 @@ class DecoderRows:
             local = torch.full((self.B * self.copies,), -1, dtype=torch.long, device=index.device)
             local[self.rows(self.open)] = torch.arange(len(self.open) * self.copies, device=index.device)
             index = local[index]
-        kept = stay.nonzero().squeeze(1) if closing else None  # of the open sources, those kept
-        if closing:
+        if closing:  # the encoder states and cross-attention cache of the sources kept
+            kept = stay.nonzero().squeeze(1)
             self.memory = self.memory[kept]
             self.memory_mask = None if self.memory_mask is None else self.memory_mask[kept]
+            if self.past is not None:
+                self.past = tuple((kv, None if cross is None else tuple(t[kept] for t in cross))
+                                  for kv, cross in self.past)
             self.open = new_open
-        if self.past is not None and closing:
-            self.past = tuple((kv, cross if cross is None else tuple(t[kept] for t in cross)) for kv, cross in self.past)
         if self.past is not None and (closing or not torch.equal(index, torch.arange(len(index), device=index.device))):
-            self.past_rows = index  # the decoder gathers these rows of its self-attention cache as it appends
+            self.past_rows = index  # gathered by the decoder as it appends; often every beam kept its place
 
 
 def draw(scores, generator):
@@ -184,7 +185,8 @@ def beam_step(alive, alive_scores, alive_origin, logprobs, sources, cur: int, ke
     score NEG: its finished beams are final."""
     B, K, _ = alive.shape
     V = logprobs.shape[-1]
-    total = logprobs.view(len(sources), K, V).add_(alive_scores[sources, :, None]).view(len(sources), K * V)  # summed log-probabilities (in place: logprobs is read no more)
+    # summed log-probabilities, written into logprobs (read no more): a (rows, V) copy saved
+    total = logprobs.view(len(sources), K, V).add_(alive_scores[sources, :, None]).view(len(sources), K * V)
     if generator is not None:
         index = torch.multinomial(F.softmax(total, dim=-1), keep, generator=generator)
         scores, order = total.gather(1, index).sort(dim=-1, descending=True)

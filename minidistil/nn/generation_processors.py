@@ -34,7 +34,7 @@ def repetition_penalty(input_ids, scores, penalty: float):
 
 def no_repeat_ngram(input_ids, scores, n: int):
     """No n-gram twice: a token that would complete an n-gram already in the row is forbidden."""
-    N, T = input_ids.shape
+    T = input_ids.shape[1]
     if T < n:
         return scores
     prefix = input_ids[:, T + 1 - n:]  # (N, n - 1): the n-gram the next token would complete
