@@ -40,7 +40,8 @@ def no_repeat_ngram(input_ids, scores, n: int):
     prefix = input_ids[:, T + 1 - n:]  # (N, n - 1): the n-gram the next token would complete
     windows = input_ids.unfold(1, n, 1)  # (N, T - n + 1, n)
     row, start = (windows[..., :-1] == prefix[:, None]).all(dim=-1).nonzero(as_tuple=True)  # the n-grams it matches
-    return scores.index_put_((row, windows[row, start, -1]), torch.tensor(-math.inf, device=scores.device))
+    scores[row, windows[row, start, -1]] = -math.inf  # the token that would complete each of them
+    return scores
 
 
 def bad_words(input_ids, scores, bad_words_ids: list):
