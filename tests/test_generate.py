@@ -2,6 +2,7 @@
 against recomputation; bad settings."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from minidistil.nn.generate import generate, greedy_search
 from seq2seq_refs import EOS, START, generating_pair, padded_source, tiny_pair
@@ -61,6 +62,43 @@ def test_cached_step_logits_equal_recomputed_logits(impl):
             past = out.past
             steps.append(out.logits[:, -1])
     torch.testing.assert_close(torch.stack(steps, dim=1), full, atol=1e-5 * float(full.abs().max()), rtol=0)
+
+
+@pytest.mark.parametrize("impl", ["math", "fast"])
+def test_continuing_other_cached_rows_equals_reordering_the_cache(impl):
+    # Beam search: each row continues the cached row of its parent beam (past_rows), gathered while
+    # the new token is appended. Two rows per source share its encoder states; rows move within a source.
+    ours, _ = tiny_pair(impl=impl)
+    ids, mask = padded_source()
+    target = torch.tensor([[START, 5, 9], [START, 7, 3], [START, 6, 6],
+                           [START, 4, 8], [START, 9, 9], [START, 3, 5]])
+    parents = torch.tensor([1, 1, 2, 2, 5, 4])
+    with torch.no_grad():
+        memory = ours.encode(ids, mask)  # (3, S, C) for 6 rows
+        past = ours.decoder(target[:, :2], memory, mask).past
+        mine = ours.decoder(target[:, 2:], memory, mask, past=past, past_rows=parents)
+        reordered = tuple(((k[parents], v[parents]), cross) for (k, v), cross in past)
+        theirs = ours.decoder(target[:, 2:], memory, mask, past=reordered)
+        recomputed = ours.decoder(torch.cat([target[parents, :2], target[:, 2:]], dim=1), memory, mask).logits
+    assert torch.equal(mine.logits, theirs.logits)
+    for (a, b), ((c, d), _) in zip((kv for kv, _ in mine.past), theirs.past):
+        assert torch.equal(a, c) and torch.equal(b, d)
+    torch.testing.assert_close(mine.logits[:, -1], recomputed[:, -1], atol=1e-5 * float(recomputed.abs().max()), rtol=0)
+
+
+def test_the_output_layer_at_inference_follows_its_weight():
+    # Without gradients the output layer multiplies by a transposed copy of its weight (faster for a
+    # few rows); the copy must follow the weight when it changes, as after an optimizer step.
+    ours, _ = tiny_pair()
+    head = ours.decoder.cls.predictions
+    h = torch.randn(5, 1, head.decoder.in_features)
+    with torch.no_grad():
+        for _ in range(2):
+            expected = F.linear(head.transform(h), head.decoder.weight, head.bias)
+            assert torch.equal(head(h), expected)  # the same numbers from four rows on
+            torch.testing.assert_close(head(h[:1]), expected[:1], atol=1e-5 * float(expected.abs().max()), rtol=0)
+            head.decoder.weight.add_(0.5)  # in place, as an optimizer does
+    assert torch.equal(head(h), F.linear(head.transform(h), head.decoder.weight, head.bias))  # with gradients: the layer itself
 
 
 @pytest.mark.parametrize("num_beams", [1, 3])

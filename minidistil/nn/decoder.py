@@ -139,6 +139,21 @@ class SublayerOutput(nn.Module):
         return self.LayerNorm(x + self.dropout(self.dense(y)))
 
 
+def extend(cached, new, rows=None):
+    """torch.cat([cached[rows], new], dim=2): the cached keys (or values) (B', H, P, D) of the rows
+    `rows` (None: all, in order), then the new ones (B, H, T, D). Beam search continues each row from
+    the cached row of its parent beam; gathering those rows while appending writes the cache once a
+    step, where a reorder then a cat would copy it twice (at a batch of beams, after the weights, the
+    cache is most of what a step reads and writes)."""
+    if rows is None:
+        return torch.cat([cached, new], dim=2)
+    P = cached.shape[2]
+    out = cached.new_empty(len(rows), cached.shape[1], P + new.shape[2], cached.shape[3])
+    torch.index_select(cached, 0, rows, out=out[:, :, :P])
+    out[:, :, P:] = new
+    return out
+
+
 class Attention(nn.Module):
     """Multi-head attention and its residual: causal self-attention, or cross-attention over `memory`."""
 
@@ -152,16 +167,17 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, self.config.num_attention_heads, self.config.head_dim).transpose(1, 2)  # -> (B, H, T, D)
 
-    def forward(self, x, keep, memory=None, cache=None, need_weights=False):
+    def forward(self, x, keep, memory=None, cache=None, need_weights=False, cache_rows=None):
         """x: (B, T, C). Self-attention when memory is None: keys and values from x, appended to the
-        cached (k, v) of the P tokens before. Cross-attention otherwise: keys and values of memory
-        (B, S, C_enc), or the cached ones. keep: bool broadcastable to (B, 1, T, P + T) or (B, 1, 1, S).
-        Returns (output (B, T, C), the (k, v) to cache, the weights (B, H, T, *) when need_weights)."""
+        cached (k, v) of the P tokens before (of the rows `cache_rows`, see `extend`). Cross-attention
+        otherwise: keys and values of memory (B, S, C_enc), or the cached ones. keep: bool broadcastable
+        to (B, 1, T, P + T) or (B, 1, 1, S). Returns (output (B, T, C), the (k, v) to cache, the weights
+        (B, H, T, *) when need_weights)."""
         B, T, C = x.shape
         if memory is None:
             q, k, v = (self.split_heads(t) for t in self.self.qkv(x))
             if cache is not None:
-                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)  # (B, H, P + T, D)
+                k, v = extend(cache[0], k, cache_rows), extend(cache[1], v, cache_rows)  # (B, H, P + T, D)
         elif cache is not None:
             q, (k, v) = self.split_heads(self.self.query(x)), cache  # the encoder states do not change: projected once
         else:
@@ -205,11 +221,11 @@ class DecoderBlock(nn.Module):
         self.intermediate = FFNIn(config)
         self.output = SublayerOutput(config, config.intermediate_size)
 
-    def forward(self, x, self_keep, memory, memory_keep, cache=None, need_weights=False):
+    def forward(self, x, self_keep, memory, memory_keep, cache=None, need_weights=False, cache_rows=None):
         """-> (x, ((self k, v), (cross k, v)), (self-attention weights, cross-attention weights)).
         Without memory (the decoder as a causal LM alone) the cross-attention is skipped."""
         x, self_kv, self_w = self.attention(x, self_keep, cache=None if cache is None else cache[0],
-                                            need_weights=need_weights)
+                                            need_weights=need_weights, cache_rows=cache_rows)
         cross_kv = cross_w = None
         if memory is not None or (cache is not None and cache[1] is not None):
             x, cross_kv, cross_w = self.crossattention(x, memory_keep, memory=memory, need_weights=need_weights,
@@ -278,9 +294,22 @@ class Predictions(nn.Module):
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.decoder.bias = self.bias
+        self.transposed = None  # (the weight's version, W^T (C, V)): see `forward`
 
     def forward(self, h):
-        return self.decoder(self.transform(h))  # (.., C) -> (.., V)
+        h = self.transform(h)
+        if torch.is_grad_enabled():
+            return self.decoder(h)  # (.., C) -> (.., V)
+        # At inference, a decoding step multiplies a few rows by the (V, C) output matrix, the largest
+        # product of the step. On CPU that product runs up to twice as fast with the matrix stored as
+        # (C, V) (one row, or a beam's four), with the same numbers from four rows on (below that the
+        # two layouts take different kernels, equal to about 1e-6). The copy is kept and remade when
+        # the weight changes, as `qkv` does.
+        W = self.decoder.weight
+        version = (W.data_ptr(), W._version)
+        if self.transposed is None or self.transposed[0] != version:
+            self.transposed = (version, W.t().contiguous())
+        return torch.addmm(self.bias, h.flatten(0, -2), self.transposed[1]).view(*h.shape[:-1], -1)
 
 
 class LMHead(nn.Module):
@@ -320,14 +349,15 @@ class BertDecoder(nn.Module):
 
     def forward(self, input_ids=None, memory=None, memory_mask=None, attention_mask=None, past=None,
                 last_only: bool = False, *, inputs_embeds=None, labels=None, output_attentions: bool = False,
-                output_hidden_states: bool = False) -> DecoderOutput:
+                output_hidden_states: bool = False, past_rows=None) -> DecoderOutput:
         """input_ids: (B, T) target tokens (with past: only the new ones), or inputs_embeds (B, T, C)
         in their place; memory: (B, S, C) encoder states (None: no cross-attention), or
         (B / G, S, C) shared by each G consecutive rows (the beams of one source); memory_mask: (B or B / G, S),
         (B, S), 1 real, 0 pad; attention_mask: (B, P + T) over the decoder tokens, 1 real, 0 pad (None:
         all real). last_only projects only the last position onto the vocabulary, all that a decoding
         step reads. labels (B, T): the loss of predicting token t + 1 from position t, as
-        transformers' BertLMHeadModel (it shifts inside; -100 is not scored)."""
+        transformers' BertLMHeadModel (it shifts inside; -100 is not scored). past_rows (B,): the row of
+        past's self-attention cache each row continues (beam search), None: row i continues row i."""
         B, T = (input_ids if inputs_embeds is None else inputs_embeds[..., 0]).shape
         P = 0 if past is None else past[0][0][0].shape[2]
         if P + T > self.config.max_position_embeddings:
@@ -344,7 +374,7 @@ class BertDecoder(nn.Module):
         x = self.bert.embeddings(input_ids, P, inputs_embeds)  # (B, T) -> (B, T, C)
         states, attentions, crosses, new_past = [x], [], [], []
         for i, block in enumerate(self.bert.encoder.layer):
-            args = (x, self_keep, memory, memory_keep, None if past is None else past[i], output_attentions)
+            args = (x, self_keep, memory, memory_keep, None if past is None else past[i], output_attentions, past_rows)
             if self.gradient_checkpointing and self.training:
                 x, kv, weights = torch.utils.checkpoint.checkpoint(block, *args, use_reentrant=False)
             else:

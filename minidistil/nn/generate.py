@@ -29,6 +29,12 @@ each step feeds only the newest token and reuses every layer's keys and values o
 shared by its beams). `DecoderRows` runs the decoder on the rows of the sources still open: where
 transformers decodes every row until the whole batch is done, a finished source leaves the batch.
 
+What a step costs besides the matrix products, and how it is kept small: the (rows, V) scores are
+the largest tensors a step makes (beam 4 x 32 sources x a 23,675-word vocabulary: 12 MB), so they
+are made for the open rows only and the processors and the beam score sum write into them instead
+of copying them; beam search moves each row's cache to its parent beam's in the same copy that
+appends the new token (decoder.extend), and not at all when every beam kept its place.
+
 max_length counts decoder tokens including the start token, as transformers does: max_length=20
 writes at most 19 tokens; max_new_tokens counts after the decoder prefix. Shapes: B batch, K beams,
 S source tokens, T target tokens, V vocabulary, N rows decoded (B x K, or B x num_return_sequences).
@@ -55,12 +61,14 @@ def check_generation_args(model, num_beams: int, max_length: int) -> None:
                          f"({limit} tokens with the start token); lower max_length")
 
 
-def decoder_step(model, seq, memory, memory_mask, past, config: GenerationConfig):
+def decoder_step(model, seq, memory, memory_mask, past, config: GenerationConfig, past_rows=None):
     """The decoder's output for the next token after each row of seq (N, T). With the cache, only
-    the tokens not yet cached run through the decoder; without, all of seq again."""
+    the tokens not yet cached run through the decoder (row i continuing the cache's row past_rows[i]);
+    without, all of seq again."""
     new = seq if past is None or not config.use_cache else seq[:, -1:]
     return model.decoder(new, memory, memory_mask, past=past if config.use_cache else None, last_only=True,
-                         output_attentions=config.output_attentions, output_hidden_states=config.output_hidden_states)
+                         output_attentions=config.output_attentions, output_hidden_states=config.output_hidden_states,
+                         past_rows=past_rows if config.use_cache else None)
 
 
 class DecoderRows:
@@ -69,58 +77,64 @@ class DecoderRows:
     transformers runs every row until the whole batch is done; a source whose rows are all finished
     (greedy: its end token written; beams: no running beam can still beat the finished ones) is
     dropped here instead, with its rows of the cache, so a batch of mixed lengths costs what its
-    open rows cost. Its rows get logits 0 from then on and are ignored (a finished row writes
-    padding; a closed source's candidates score NEG). Not when sampling (transformers draws for
-    every row, so dropping rows would shift the random draws) or when per-step outputs are recorded.
-    copies: the consecutive rows of one source (its beams, or its return sequences)."""
+    open rows cost, the full-vocabulary scores included: `step` gives the logits of the open rows
+    only (`select` picks the same rows of any (N, ...) tensor, `expand` puts them back). Not when
+    sampling (transformers draws for every row, so dropping rows would shift the random draws) or
+    when per-step outputs are recorded. copies: the consecutive rows of one source (its beams, or
+    its return sequences)."""
 
     def __init__(self, model, memory, memory_mask, config: GenerationConfig, copies: int):
         self.model, self.memory, self.memory_mask, self.config, self.copies = model, memory, memory_mask, config, copies
         recorded = config.return_dict_in_generate and (config.output_scores or config.output_attentions
                                                        or config.output_hidden_states)
         self.may_drop = not config.do_sample and not recorded
-        self.open = torch.arange(memory.shape[0], device=memory.device)  # the sources decoded
+        self.B = memory.shape[0]
+        self.open = torch.arange(self.B, device=memory.device)  # the sources decoded; memory holds theirs
         self.past = None
+        self.past_rows = None  # the cache row each open row continues at the next step (None: its own)
 
     def rows(self, sources):
         return (sources[:, None] * self.copies + torch.arange(self.copies, device=sources.device)).flatten()
 
+    def select(self, x):
+        """x (N, ...), one entry per row -> the entries of the open sources' rows."""
+        return x if len(self.open) == self.B else x[self.rows(self.open)]
+
+    def expand(self, x, fill):
+        """The inverse of `select`: the rows of the closed sources hold `fill`."""
+        if len(self.open) == self.B:
+            return x
+        return x.new_full((self.B * self.copies, *x.shape[1:]), fill).index_copy(0, self.rows(self.open), x)
+
     def step(self, seq):
-        """seq (N, T) all rows -> (logits (N, V) of the next token, the decoder's output for the open rows)."""
-        everyone = len(self.open) == self.memory.shape[0]
-        rows = None if everyone else self.rows(self.open)
-        memory, mask = self.memory, self.memory_mask
-        if not everyone:
-            memory, mask = memory[self.open], None if mask is None else mask[self.open]
-        out = decoder_step(self.model, seq if everyone else seq[rows], memory, mask, self.past, self.config)
-        self.past = out.past if self.config.use_cache else None
-        logits = out.logits[:, -1].float()
-        if not everyone:
-            logits = logits.new_zeros(seq.shape[0], logits.shape[-1]).index_copy(0, rows, logits)
-        return logits, out
+        """seq (n, T): the open rows (`select`) -> (logits (n, V) of their next token, the decoder's output)."""
+        out = decoder_step(self.model, seq, self.memory, self.memory_mask, self.past, self.config, self.past_rows)
+        self.past, self.past_rows = out.past if self.config.use_cache else None, None
+        return out.logits[:, -1].float(), out
 
     def advance(self, parents, still_open) -> None:
         """Before the next step: row i continues row parents[i] (flat rows; beams reorder, greedy rows
         continue themselves: parents None); still_open (B,) bool, the sources to keep decoding."""
-        new_open = self.open
-        if self.may_drop and int(still_open.sum()) < len(self.open):  # closed sources stay closed
-            new_open = still_open.nonzero().squeeze(1)
-        if self.past is None or (parents is None and len(new_open) == len(self.open)):
+        stay = still_open[self.open] if self.may_drop else torch.ones_like(self.open, dtype=torch.bool)
+        closing = not bool(stay.all())  # closed sources stay closed
+        if parents is None and not closing:
+            return
+        new_open = self.open[stay]
+        index = self.rows(new_open) if parents is None else parents[self.rows(new_open)]  # flat rows
+        if len(self.open) < self.B:  # flat row -> its row in the cache
+            local = torch.full((self.B * self.copies,), -1, dtype=torch.long, device=index.device)
+            local[self.rows(self.open)] = torch.arange(len(self.open) * self.copies, device=index.device)
+            index = local[index]
+        if closing:  # the encoder states and cross-attention cache of the sources kept
+            kept = stay.nonzero().squeeze(1)
+            self.memory = self.memory[kept]
+            self.memory_mask = None if self.memory_mask is None else self.memory_mask[kept]
+            if self.past is not None:
+                self.past = tuple((kv, None if cross is None else tuple(t[kept] for t in cross))
+                                  for kv, cross in self.past)
             self.open = new_open
-            return
-        if len(new_open) == len(self.open) == self.memory.shape[0]:  # all open: the flat rows are the cache rows
-            if not torch.equal(parents, torch.arange(len(parents), device=parents.device)):  # often every beam keeps its place
-                self.past = reorder_cache(self.past, parents)
-            return
-        N, device = self.memory.shape[0] * self.copies, self.open.device
-        local = torch.full((N,), -1, dtype=torch.long, device=device)  # flat row -> its row in the cache
-        local[self.rows(self.open)] = torch.arange(len(self.open) * self.copies, device=device)
-        new_rows = self.rows(new_open)
-        index = local[new_rows if parents is None else parents[new_rows]]
-        source = torch.full((self.memory.shape[0],), -1, dtype=torch.long, device=device)
-        source[self.open] = torch.arange(len(self.open), device=device)
-        self.past = reorder_cache(self.past, index, None if len(new_open) == len(self.open) else source[new_open])
-        self.open = new_open
+        if self.past is not None and (closing or not torch.equal(index, torch.arange(len(index), device=index.device))):
+            self.past_rows = index  # gathered by the decoder as it appends; often every beam kept its place
 
 
 def draw(scores, generator):
@@ -136,10 +150,12 @@ def sample(model, seq, memory, memory_mask, config: GenerationConfig, max_length
     unfinished = torch.ones(seq.shape[0], dtype=torch.bool, device=seq.device)
     decoder, record = DecoderRows(model, memory, memory_mask, config, seq.shape[0] // memory.shape[0]), Recorder(config)
     while seq.shape[1] < max_length and unfinished.any():
-        logits, out = decoder.step(seq)
-        scores = apply_processors(processors, seq, logits)
+        ids = decoder.select(seq)  # (n, T): the rows of the sources still open
+        logits, out = decoder.step(ids)
+        scores = apply_processors(processors, ids, logits)
         record.step(scores, out)
         token = draw(scores, generator) if config.do_sample else scores.argmax(dim=-1)
+        token = decoder.expand(token, config.pad_token_id)  # (N,)
         if len(eos):
             token = token.masked_fill(~unfinished, config.pad_token_id)  # a finished row writes padding
             unfinished &= ~torch.isin(token, eos)
@@ -161,18 +177,25 @@ def gather_beams(x, index):
     return x.gather(1, index)
 
 
-def beam_step(alive, alive_scores, alive_origin, logprobs, cur: int, keep: int, prompt: int, generator=None):
-    """Extend every alive beam by every token and keep the `keep` best (or, sampling, `keep` drawn
-    without replacement): (scores (B, keep), sequences (B, keep, max_length), parent beam (B, keep),
-    origins (B, keep, max_length - prompt)). keep >= 2K, so that K remain even if K of them end here."""
-    B, K, V = logprobs.shape
-    total = (logprobs + alive_scores[:, :, None]).view(B, K * V)  # summed log-probabilities
+def beam_step(alive, alive_scores, alive_origin, logprobs, sources, cur: int, keep: int, prompt: int, generator=None):
+    """Extend every alive beam of the open `sources` by every token (logprobs (B' K, V), their rows)
+    and keep the `keep` best (or, sampling, `keep` drawn without replacement): (scores (B, keep),
+    sequences (B, keep, max_length), parent beam (B, keep), origins (B, keep, max_length - prompt)).
+    keep >= 2K, so that K remain even if K of them end here. A closed source gets candidates that
+    score NEG: its finished beams are final."""
+    B, K, _ = alive.shape
+    V = logprobs.shape[-1]
+    # summed log-probabilities, written into logprobs (read no more): a (rows, V) copy saved
+    total = logprobs.view(len(sources), K, V).add_(alive_scores[sources, :, None]).view(len(sources), K * V)
     if generator is not None:
         index = torch.multinomial(F.softmax(total, dim=-1), keep, generator=generator)
         scores, order = total.gather(1, index).sort(dim=-1, descending=True)
         index = index.gather(1, order)
     else:
         scores, index = total.topk(keep)
+    if len(sources) < B:
+        scores = scores.new_full((B, keep), NEG).index_copy(0, sources, scores)
+        index = index.new_zeros(B, keep).index_copy(0, sources, index)
     parent, token = index // V, index % V
     seqs = gather_beams(alive, parent).clone()
     seqs[:, :, cur] = token
@@ -206,14 +229,6 @@ def can_still_improve(may_improve, alive_scores, done_scores, is_done, length: i
     return may_improve & (best_alive > worst_done).any(dim=-1, keepdim=True)
 
 
-def reorder_cache(past, index, sources=None):
-    """Keep the self-attention keys and values of the rows `index` (the beams that survived), and the
-    cross-attention's of the `sources` still decoded (None: all; the beams of a source share them)."""
-    return tuple(((k.index_select(0, index), v.index_select(0, index)),
-                  cross if sources is None or cross is None else tuple(t.index_select(0, sources) for t in cross))
-                 for (k, v), cross in past)
-
-
 def beam_search(model, prefix, memory, memory_mask, config: GenerationConfig, max_length: int, generator=None):
     """prefix (B*K, P), each source's K rows alike -> GenerateOutput of the num_return_sequences best."""
     K, P, device = config.num_beams, prefix.shape[1], prefix.device
@@ -230,10 +245,11 @@ def beam_search(model, prefix, memory, memory_mask, config: GenerationConfig, ma
     may_improve = torch.ones(B, 1, dtype=torch.bool, device=device)
     decoder, record, cur = DecoderRows(model, memory, memory_mask, config, K), Recorder(config), P
     while cur < max_length:
-        logits, out = decoder.step(alive.view(B * K, max_length)[:, :cur])
-        logprobs = apply_processors(processors, alive.view(B * K, -1)[:, :cur], F.log_softmax(logits, dim=-1))
+        ids = decoder.select(alive.view(B * K, max_length)[:, :cur])  # (n, cur): the rows of the open sources
+        logits, out = decoder.step(ids)
+        logprobs = apply_processors(processors, ids, F.log_softmax(logits, dim=-1))
         record.step(logprobs, out)
-        cand_scores, cand, _, cand_origin = beam_step(alive, alive_scores, alive_origin, logprobs.view(B, K, -1), cur,
+        cand_scores, cand, _, cand_origin = beam_step(alive, alive_scores, alive_origin, logprobs, decoder.open, cur,
                                                       keep, P, generator if config.do_sample else None)
         ends = torch.isin(cand[:, :, cur], eos) | (cur + 1 >= max_length)  # (B, keep)
         go_on = cand_scores + ends.float() * NEG  # the K best candidates that did not end go on

@@ -10,7 +10,9 @@ same scores come out:
 
 input_ids: (N, T) the decoder tokens so far, the start token first. scores: (N, V) the next token's
 logits (greedy, sampling) or log-probabilities (beam search, as transformers: log-softmax first).
-A forbidden token gets -inf, as transformers gives it.
+A forbidden token gets -inf, as transformers gives it. A processor may write into `scores` and
+return it: generate hands each step's scores to the processors and keeps no other reference, and a
+copy of a (rows, V) tensor costs as much as what most processors do.
 """
 from __future__ import annotations
 
@@ -32,15 +34,14 @@ def repetition_penalty(input_ids, scores, penalty: float):
 
 def no_repeat_ngram(input_ids, scores, n: int):
     """No n-gram twice: a token that would complete an n-gram already in the row is forbidden."""
-    N, T = input_ids.shape
+    T = input_ids.shape[1]
     if T < n:
         return scores
     prefix = input_ids[:, T + 1 - n:]  # (N, n - 1): the n-gram the next token would complete
     windows = input_ids.unfold(1, n, 1)  # (N, T - n + 1, n)
-    matches = (windows[..., :-1] == prefix[:, None]).all(dim=-1)  # (N, T - n + 1)
-    banned = torch.zeros(N, scores.shape[-1] + 1, dtype=torch.bool, device=scores.device)
-    banned.scatter_(1, torch.where(matches, windows[..., -1], scores.shape[-1]), True)  # a miss lands in the spare column
-    return scores.masked_fill(banned[:, :-1], -math.inf)
+    row, start = (windows[..., :-1] == prefix[:, None]).all(dim=-1).nonzero(as_tuple=True)  # the n-grams it matches
+    scores[row, windows[row, start, -1]] = -math.inf  # the token that would complete each of them
+    return scores
 
 
 def bad_words(input_ids, scores, bad_words_ids: list):
