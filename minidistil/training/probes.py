@@ -214,9 +214,10 @@ def scores(task: tasks.TaskData, predicted: torch.Tensor, gold: torch.Tensor) ->
     """Accuracy, and the task's own metric: macro-F1 (tweets), micro-F1 over the non-O tags (punctuation)."""
     p, g = predicted.tolist(), gold.tolist()
     out = {"accuracy": metrics.accuracy(p, g)}
-    if task.kind == "sequence":
+    kind = kinds.get(task.kind)  # the registered record, not its name (tests/test_kinds.py)
+    if kind is kinds.SEQUENCE:
         out["macro_f1"] = metrics.macro_f1(p, g, list(range(len(task.labels))))
-    if task.kind == "token":
+    if kind is kinds.TOKEN:  # micro-F1 over the tags that are not O
         names = task.labels
         out["f1"] = metrics.token_f1([[names[i] for i in p]], [[names[i] for i in g]])["overall"]["f1"]
     return out
