@@ -16,7 +16,6 @@ buys (by how much: compare the 1,200-step build, `--also 1200-steps=FOLDER`, wit
 """
 import argparse
 import json
-import re
 from pathlib import Path
 
 import torch
@@ -41,11 +40,6 @@ if args.threads:
     torch.set_num_threads(args.threads)
 
 
-def sample(records: list[dict], limit: int) -> list[dict]:
-    step = max(len(records) / limit, 1)
-    return [records[int(i * step)] for i in range(min(limit, len(records)))]
-
-
 def minutes_per_step(folder: Path) -> float:
     results = json.loads((folder / "results.json").read_text())
     return results["train_seconds"] / results["max_steps"] / 60
@@ -57,14 +51,13 @@ def weights(path: Path) -> dict:
     return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
 
 
-groups = {g: sample(zh_en_corpus.pairs(g), args.limit) for g in GROUPS}
+groups = {g: zh_en_corpus.even_sample(zh_en_corpus.pairs(g), args.limit) for g in GROUPS}
 dictionary = cedict.WordByWord(cedict.load())
 outputs = {g: {"dictionary": dictionary.translate([r["zh"] for r in records])} for g, records in groups.items()}
 folder = Path(args.folder)
 per_step = minutes_per_step(folder)
-snapshots = sorted((folder / "snapshots").glob("step-*.pt"), key=lambda p: int(re.findall(r"\d+", p.name)[-1]))
-points = [(f"step {int(re.findall(r'[0-9]+', p.name)[-1])}", int(re.findall(r"[0-9]+", p.name)[-1]) * per_step, p)
-          for p in snapshots]
+snapshots = sorted((folder / "snapshots").glob("step-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+points = [(f"step {int(p.stem.split('-')[1])}", int(p.stem.split("-")[1]) * per_step, p) for p in snapshots]
 if args.average and len(snapshots) >= 2:
     last = snapshots[-args.average:]
     points.append((f"average of the last {len(last)}", points[-1][1], average_snapshots(last)))

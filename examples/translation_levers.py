@@ -68,12 +68,7 @@ def run(name: str) -> Path:
     return folder
 
 
-def sample(group: list[dict], limit: int) -> list[dict]:
-    step = max(len(group) / limit, 1)
-    return [group[int(i * step)] for i in range(min(limit, len(group)))]
-
-
-groups = {g: sample(zh_en_corpus.pairs(g), args.limit) for g in GROUPS}
+groups = {g: zh_en_corpus.even_sample(zh_en_corpus.pairs(g), args.limit) for g in GROUPS}
 dictionary = cedict.WordByWord(cedict.load())
 outputs = {g: {"dictionary": dictionary.translate([r["zh"] for r in rs])} for g, rs in groups.items()}
 steps = {}

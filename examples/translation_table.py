@@ -37,14 +37,6 @@ if args.threads:
     torch.set_num_threads(args.threads)
 
 
-def sample(records: list[dict], limit: int) -> list[dict]:
-    """An even sample over the group (every source of it), not its first `limit` records."""
-    if not limit or limit >= len(records):
-        return records
-    step = len(records) / limit
-    return [records[int(i * step)] for i in range(limit)]
-
-
 BUCKETS = [(-99, -2.0), (-2.0, -1.5), (-1.5, -1.0), (-1.0, -0.5), (-0.5, 0.01)]
 
 
@@ -105,7 +97,7 @@ translators = {name: TranslationPipeline(folder) for name, folder in (m.split("=
 results = {}
 for split in GROUPS if args.split == "held-out" else [args.split]:
     records = parallel.pairs(split) if split == "test" else zh_en_corpus.pairs(split)
-    results[split] = score_group(split, sample(records, args.limit), translators)
+    results[split] = score_group(split, zh_en_corpus.even_sample(records, args.limit), translators)
 with open(args.out, "w") as f:
     json.dump(results, f, indent=1, ensure_ascii=False)
 print(f"\nwrote {args.out}")

@@ -1,4 +1,6 @@
 """Shared fixtures: the real weights and vocabulary from the registry packages (see minidistil/data/sources.py)."""
+import shutil
+
 import pytest
 import torch
 import transformers
@@ -93,3 +95,15 @@ def rust(folder):
 @pytest.fixture(scope="session")
 def legacy(folder):
     return BertTokenizerLegacy.from_pretrained(str(folder))
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, vocab_file):
+    """A tiny random DistilBERT with the real vocabulary: odd sizes so that shape bugs fail loudly
+    (the fine-tuning and probe tests share it)."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny")
+    config = md.DistilBertConfig(dim=36, n_heads=4, hidden_dim=37, n_layers=2, max_position_embeddings=96)
+    md.DistilBertModel(config).save_pretrained(folder)
+    shutil.copy(vocab_file, folder / "vocab.txt")
+    return folder

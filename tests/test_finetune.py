@@ -1,30 +1,17 @@
 """Fine-tuning on the shared loop: every head learns a tiny real sample, early stopping keeps the best
 model, the grid search chooses on validation, distillation runs, a run is reproducible."""
 import json
-import shutil
 
 import pytest
 import torch
 
 from minidistil.training import finetune as ft
 from minidistil.data import tasks
-from minidistil.nn.config import DistilBertConfig
 from minidistil.nn.model import DistilBertModel
 from minidistil.tokenizer import WordPieceTokenizer
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, vocab_file):
-    """A tiny random DistilBERT with the real vocabulary: odd sizes so that shape bugs fail loudly."""
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny")
-    config = DistilBertConfig(dim=36, n_heads=4, hidden_dim=37, n_layers=2, max_position_embeddings=96)
-    DistilBertModel(config).save_pretrained(folder)
-    shutil.copy(vocab_file, folder / "vocab.txt")
-    return folder
 
 
 @pytest.fixture(scope="module")

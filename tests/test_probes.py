@@ -13,23 +13,11 @@ import torch
 
 from minidistil.data import tasks
 from minidistil.nn.config import DistilBertConfig
-from minidistil.nn.model import DistilBertModel
 from minidistil.training import probes
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FILLER = "the a of and to in is was for on with as by at from it this that be are".split()
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, vocab_file):
-    """A tiny random DistilBERT with the real vocabulary (odd sizes, so that shape bugs fail loudly)."""
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny")
-    config = DistilBertConfig(dim=36, n_heads=4, hidden_dim=37, n_layers=2, max_position_embeddings=96)
-    DistilBertModel(config).save_pretrained(folder)
-    shutil.copy(vocab_file, folder / "vocab.txt")
-    return folder
 
 
 def colour_task(n: int = 240, seed: int = 0, shuffled: bool = False) -> tasks.TaskData:

@@ -362,6 +362,15 @@ def pairs(split: str = "train") -> list[dict]:
     return list(_records(build() / f"{split}.jsonl"))
 
 
+def even_sample(records: list[dict], limit: int) -> list[dict]:
+    """An even sample of `limit` records over a split (every source of it, in order), not its first
+    `limit`; all of them when `limit` is 0 or at least their number. The translation tables score these."""
+    if not limit or limit >= len(records):
+        return records
+    step = len(records) / limit
+    return [records[int(i * step)] for i in range(limit)]
+
+
 def counts() -> dict:
     return json.loads((build() / "counts.json").read_text(encoding="utf-8"))
 
