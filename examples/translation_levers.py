@@ -28,6 +28,7 @@ GROUPS = ["test-prose", "test-ui", "test-current", "test-tatoeba"]
 # Each lever: the settings it changes, or a filter of the training pairs.
 LEVERS = {
     "base": {},
+    "dropout 0.3": {"dropout": 0.3},  # Sennrich and Zhang 2019: more dropout in low-resource settings
     "no label smoothing": {"label_smoothing": 0.0},
     "lr 6e-4": {"lr": 6e-4},
     "lr 1.5e-4": {"lr": 1.5e-4},

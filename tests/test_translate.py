@@ -268,3 +268,29 @@ def test_a_translation_scoring_below_the_fallback_is_the_dictionarys_and_says_so
                               "打开文件"])
     args.func(args)
     assert capsys.readouterr().out.rstrip("\n").endswith("[dictionary]\topen document")
+
+
+def test_the_dropout_lever_reaches_every_dropout_and_leaves_the_default_key_alone(folders, tmp_path):
+    import hashlib
+    from dataclasses import asdict
+    from minidistil.training.translate import set_dropout
+    fields = asdict(TranslatorSettings())
+    del fields["dropout"]  # the key of the builds cached before the field existed
+    text = json.dumps({**fields, "encoder": TranslatorSettings().encoder.key()}, sort_keys=True)
+    assert TranslatorSettings().key() == hashlib.sha256(text.encode()).hexdigest()[:8]
+    assert TranslatorSettings(dropout=0.3).key() != TranslatorSettings().key()
+    with pytest.raises(ValueError, match="dropout must be in"):
+        TranslatorSettings(dropout=1.0)
+    target, keep = trim_vocabulary(WordPieceTokenizer.from_pretrained(folders / "en"), [r["en"] for r in RECORDS["train"]])
+    model = build_model(tiny(), target, keep, encoder_folder=folders / "zh", decoder_folder=folders / "en").train()
+    src = torch.tensor([[2, 5, 6, 3]])
+    batch = dict(input_ids=src, attention_mask=torch.ones_like(src), decoder_input_ids=torch.tensor([[2, 5, 6]]))
+    set_dropout(model, 0.0)  # no dropout anywhere: training mode is deterministic
+    assert torch.equal(model(**batch).logits, model(**batch).logits)
+    set_dropout(model, 0.5)
+    assert all(m.p == 0.5 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    assert not torch.equal(model(**batch).logits, model(**batch).logits)
+    report = run(tiny(dropout=0.25, max_steps=1), folders, tmp_path / "dropout")
+    saved = DistilBertEncoderDecoder.from_pretrained(tmp_path / "dropout" / "model").config
+    assert saved.encoder.attention_dropout == saved.decoder.hidden_dropout_prob == 0.25
+    assert report["settings"]["dropout"] == 0.25

@@ -49,9 +49,14 @@ class BuildSettings(TrainSettings):
         key (which then replaces that upstream's nested settings in the hash)."""
         return {}
 
+    def key_fields(self) -> dict:
+        """The fields the key hashes: all of them, unless a model's settings leave out a field added
+        after its builds were cached, while that field holds its default (so their keys stand)."""
+        return asdict(self)
+
     def key(self) -> str:
         """Eight hex digits naming these settings and what the build reads (its cache folder)."""
-        text = json.dumps({**asdict(self), **self.key_inputs()}, sort_keys=True)
+        text = json.dumps({**self.key_fields(), **self.key_inputs()}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 

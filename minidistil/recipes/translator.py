@@ -43,7 +43,8 @@ from minidistil.tokenizer import WordPieceTokenizer
 from minidistil.training.train import TrainConfig, train
 from minidistil.training.translate import (DistilledTranslationTask, PairExamples, TranslationTask, build_model,
                                            encode_sources, encode_targets, evaluate, layers, seconds_per_step,
-                                           sequence_kd_targets, translator_generation_config, trim_vocabulary)
+                                           sequence_kd_targets, set_dropout, translator_generation_config,
+                                           trim_vocabulary)
 
 VARIANTS = ("random", "decoder-warm", "warm", "student")
 CORPORA = ("zh-en", "software")
@@ -82,6 +83,7 @@ class TranslatorSettings(BuildSettings):
     lr: float = 3e-4
     warmup: float = 0.05
     label_smoothing: float = 0.1      # Vaswani et al. 2017
+    dropout: float | None = None      # every dropout of encoder and decoder (hidden and attention); None keeps the checkpoints' 0.1
     kd_alpha: float = 0.5             # student: weight of word-level KD; 1 - kd_alpha on cross-entropy
     kd_temperature: float = 1.0       # student: softening of both distributions (Kim and Rush use 1)
     seq_kd: bool = True               # student: train on the teacher's beam translations (sequence-level KD)
@@ -107,7 +109,15 @@ class TranslatorSettings(BuildSettings):
         if self.max_tokens and self.max_tokens < max(self.max_source_length, self.max_target_length):
             raise ValueError(f"max_tokens={self.max_tokens} cannot hold one pair of max_source_length="
                              f"{self.max_source_length} / max_target_length={self.max_target_length} tokens; raise it")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1) or None, got {self.dropout}")
         layers(self.decoder_layers)
+
+    def key_fields(self) -> dict:
+        fields = asdict(self)
+        if self.dropout is None:  # added after translators were cached: at its default it leaves their keys as they were
+            del fields["dropout"]
+        return fields
 
     def key_inputs(self) -> dict:
         # The encoder by its key: a translator is never reused over an encoder it was not trained on.
@@ -168,6 +178,8 @@ def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=No
     torch.manual_seed(settings.seed)
     model = build_model(settings, target_tok, keep, encoder_folder=encoder_folder,
                         decoder_folder=decoder_folder, teacher=teacher).to(device)
+    if settings.dropout is not None:
+        set_dropout(model, settings.dropout)
     task = (DistilledTranslationTask(model, teacher, settings.kd_alpha, settings.kd_temperature, settings.label_smoothing)
             if settings.variant == "student" else TranslationTask(model, settings.label_smoothing))
     max_steps = plan_steps(settings, task, data, out)

@@ -265,6 +265,18 @@ def build_model(settings, target_tokenizer, keep_ids, *, encoder_folder=None,
                       eos_id=target_tokenizer.sep_token_id, pad_id=target_tokenizer.pad_token_id, seed=settings.seed)
 
 
+def set_dropout(model: DistilBertEncoderDecoder, p: float) -> DistilBertEncoderDecoder:
+    """Every dropout of the encoder-decoder at p: the hidden ones (nn.Dropout modules) and attention's,
+    which each layer reads from its config when it runs; the configs record p for the saved folder."""
+    encoder, decoder = model.config.encoder, model.config.decoder
+    encoder.dropout = encoder.attention_dropout = p
+    decoder.hidden_dropout_prob = decoder.attention_probs_dropout_prob = p
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = p
+    return model
+
+
 def make_student(teacher: DistilBertEncoderDecoder, decoder_layers: tuple[int, ...]) -> DistilBertEncoderDecoder:
     """The teacher's encoder, embeddings and head, and its decoder layers `decoder_layers` (cross-attention
     included), as DistilBERT's student takes one teacher layer out of two."""
