@@ -7,7 +7,9 @@
 Time on 2 idle CPU cores: the 15 distillations dominate. At the default student's budget (2,400
 steps each, about 20 minutes on the teacher outputs that the default student's build stored) the
 whole run is about 6.5 hours, estimated; `make reproduce` cuts every distillation to 600 steps (a
-quarter of the budget, the same for every variant) to fit in under 3 hours: measured in RESULTS.md.
+quarter of the budget, the same for every variant) to fit in under 3 hours: 135.5 minutes measured
+in RESULTS.md with the former 62-step fine-tunings; the fixed recipe's (up to 279 steps at 1,000
+labels, about a minute a run) adds about 30 minutes, estimated, not measured.
 
 One teacher (all-MiniLM-L6-v2 further pretrained with MLM, as in examples/demo.py) is shared by
 every variant. Each variant builds a 3-layer student, distils it (or not) on the teacher's training
@@ -25,7 +27,8 @@ as the teacher: masked-token perplexity and top-1 agreement with the teacher (`r
     (e) random initialisation    the triple loss on a freshly initialised 3-layer student
     (f) no distillation          the extracted student, fine-tuned directly
 
-Like with like: every variant gets the same distillation steps, and every fine-tuning trains the
+Like with like: every variant gets the same distillation steps, every fine-tuning the demo's recipe
+(at least 250 optimizer steps: 9 epochs of 1,000 labels), and every fine-tuning trains the
 token table too (a random student's table holds nothing until it is trained; keeping it frozen, as
 the other examples do, would measure a frozen table, not the initialisation).
 
@@ -266,6 +269,9 @@ Regenerate with `make reproduce`, or:
 - Like with like: every variant is distilled for the same {s.distill_steps} steps (batch {s.batch_size}), on the
   same chunks and the teacher's outputs stored once for all of them (top-{s.distill.teacher_top_k}, static masks), and every
   fine-tuning trains the token table too, so that (e)'s randomly initialised table can learn.{budget_note(s)}
+- Every fine-tuning takes at least {s.finetune_min_steps} optimizer steps ({s.epochs} epochs, raised by whole epochs): with
+  {s.finetune_examples or "all the"} labels, 2 epochs alone left every model near the majority class (RESULTS.md,
+  "Why distilled students collapsed").
 - The paper's figures are changes in GLUE macro-score after a full-scale distillation of
   BERT-base; they are printed beside ours for their sign and order, not as the same unit.
   The paper's rows read "L_ce - L_cos - L_mlm" with ∅ in place of the term removed.

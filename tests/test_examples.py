@@ -12,7 +12,7 @@ from minidistil.data import sources
 from minidistil.recipes import teacher
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-TINY = ["--distill-steps", "2", "--finetune-examples", "64", "--epochs", "1", "--eval-examples", "64",
+TINY = ["--distill-steps", "2", "--finetune-examples", "64", "--epochs", "1", "--finetune-min-steps", "4", "--eval-examples", "64",
         "--cloze-items", "20", "--transfer-examples", "100", "--threads", "1"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
 

@@ -207,3 +207,14 @@ def test_a_model_folder_is_never_left_half_written(tiny_dir, tmp_path, monkeypat
         ft.save_model(model, tiny_dir, tmp_path / "model")
     assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folder left behind
+
+
+def test_min_steps_adds_whole_epochs_so_evaluations_stay_at_epoch_ends():
+    # 100 rows in batches of 32: 3 steps an epoch; 2 epochs are 6 steps, under the 10 asked for,
+    # so 4 epochs (12 steps) run, evaluated every 3 steps.
+    loop = ft.loop_config(ft.FinetuneConfig(epochs=2, batch_size=32, min_steps=10, progress=False), 100)
+    assert (loop.max_steps, loop.eval_every) == (12, 3)
+    assert ft.loop_config(ft.FinetuneConfig(epochs=2, batch_size=32, progress=False), 100).max_steps == 6
+    assert ft.loop_config(ft.FinetuneConfig(epochs=5, batch_size=32, min_steps=10, progress=False), 100).max_steps == 15
+    with pytest.raises(ValueError, match="min_steps"):
+        ft.FinetuneConfig(min_steps=-1)

@@ -273,6 +273,14 @@ def test_the_collapse_diagnosis_measures_a_tiny_model(tiny_pair, tmp_path):
     # 1,000 rows of batch 32: 31 steps an epoch, 62 in all, int(6.2) = 6 warmup steps, evaluations after each epoch
     assert (plan["steps_per_epoch"], plan["max_steps"], plan["warmup_steps"], plan["eval_steps"]) == (31, 62, 6, [31, 62])
     assert plan["lr_at_eval_steps"][1] == pytest.approx(1e-4 / 56)  # the last step's rate: (62 - 61) / (62 - 6)
+    longer = diagnosis.schedule(FinetuneConfig(batch_size=32, epochs=2, min_steps=200), 1000)
+    assert (longer["max_steps"], longer["eval_steps"][:2]) == (217, [31, 62])  # ceil(200 / 31) = 7 epochs
+    runs = {"a / 1": {"test_accuracy": 0.5, "test_predicted_histogram": {"neg": 99, "pos": 1}, "validation_history": [0.5],
+                      "kept_step": 31},
+            "a / 2": {"test_accuracy": 0.8, "test_predicted_histogram": {"neg": 60, "pos": 40}, "validation_history": [0.8],
+                      "kept_step": 62}}
+    rows = diagnosis.outcome_table({"runs": runs}).splitlines()[2:]
+    assert [r.split(" | ")[-1] for r in rows] == ["yes |", "no |"]  # 99 of 100 is one class; 60 of 100 is not
 
     teacher, student = tiny_pair
     s = diagnosis.Settings(out=str(tmp_path), models=f"student={student}", finetune_examples=48, val_examples=16,

@@ -55,6 +55,7 @@ class FinetuneConfig(TrainSettings):
     seed: int = 42                  # seeds the fresh head, dropout and the batch order
     out_dir: str = "runs/finetune"  # model/ (the best model), metrics.jsonl, results.json
     epochs: int = 3                 # passes over the training features (the schedule spans all)
+    min_steps: int = 0              # the fewest optimizer steps: epochs are raised to reach it (few labels make few batches)
     max_length: int = 128           # tokens per input row (at most the model's 512)
     stride: int | None = None       # overlap of consecutive windows over a long text; None: max_length / 4
     max_windows: int = 1            # windows per long document used in training (prediction uses all)
@@ -75,6 +76,8 @@ class FinetuneConfig(TrainSettings):
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.evals_per_epoch < 1 or self.patience < 1:
             raise ValueError("epochs, batch_size, evals_per_epoch and patience must be >= 1")
+        if self.min_steps < 0:
+            raise ValueError(f"min_steps counts optimizer steps and must be >= 0, got {self.min_steps}")
         if self.stride is None:
             object.__setattr__(self, "stride", self.max_length // 4)
         if not 8 <= self.max_length <= 512 or not 0 <= self.stride <= self.max_length // 2:
@@ -247,13 +250,21 @@ def finetune(task: tasks.TaskData, model_dir, cfg: FinetuneConfig, teacher_dir=N
     return result
 
 
+def run_epochs(cfg: FinetuneConfig, n_rows: int) -> int:
+    """The epochs a run over `n_rows` training rows takes: cfg.epochs, or more to reach cfg.min_steps.
+    A run of few labels is a handful of steps, most of them spent in the warmup and the decay; whole
+    extra epochs (not extra steps) keep the evaluations at epoch ends."""
+    steps_per_epoch = n_rows // cfg.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"{n_rows} training rows cannot fill one batch of {cfg.batch_size}")
+    return max(cfg.epochs, -(-cfg.min_steps // steps_per_epoch))
+
+
 def loop_config(cfg: FinetuneConfig, n_rows: int) -> TrainConfig:
     """The shared loop's settings for a fine-tuning run over `n_rows` training rows: BERT's
     fine-tuning optimizer (betas (0.9, 0.999), eps 1e-8, clipping at 1), epochs turned into steps."""
     steps_per_epoch = n_rows // cfg.batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(f"{n_rows} training rows cannot fill one batch of {cfg.batch_size}")
-    max_steps = steps_per_epoch * cfg.epochs
+    max_steps = steps_per_epoch * run_epochs(cfg, n_rows)
     return TrainConfig(**cfg.shared(), out_dir=cfg.out_dir, max_steps=max_steps, betas=(0.9, 0.999), eps=1e-8,
                        weight_decay=cfg.weight_decay, warmup=cfg.warmup, max_grad_norm=1.0, save_every=max_steps,
                        log_every=10, eval_every=max(1, steps_per_epoch // cfg.evals_per_epoch), progress=cfg.progress)
