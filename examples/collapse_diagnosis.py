@@ -270,12 +270,12 @@ def outcomes(s: Settings) -> dict:
     task = tasks.load(s.task)
     part = training_subset(s, task)
     out, report = Path(s.out), {"settings": asdict(s), "runs": {}}
+    out.mkdir(parents=True, exist_ok=True)
     for name, folder in resolve_models(s).items():
         for seed in (int(x) for x in s.seeds.split(",")):
             found = after_finetuning(replace(s, seed=seed), part, task, folder, out / name / f"finetune-seed{seed}")
             shutil.rmtree(out / name / f"finetune-seed{seed}", ignore_errors=True)
             report["runs"][f"{name} / {seed}"] = found
-            out.mkdir(parents=True, exist_ok=True)
             (out / "outcomes.json").write_text(json.dumps(report, indent=1))
     return report
 
@@ -285,7 +285,7 @@ def outcome_table(report: dict) -> str:
              "|---|---:|---|---|---:|:---:|"]
     for key, r in report["runs"].items():
         counts = r["test_predicted_histogram"]
-        collapsed = max(counts.values()) >= 0.98 * sum(counts.values())  # learning_curves.py's threshold
+        collapsed = max(counts.values()) >= learning_curves.COLLAPSED * sum(counts.values())
         lines.append(f"| {key} | {100 * r['test_accuracy']:.2f} | {counts} | "
                      f"{', '.join(f'{v:.3f}' for v in r['validation_history'])} | {r['kept_step']} | "
                      f"{'yes' if collapsed else 'no'} |")
