@@ -73,6 +73,20 @@ def test_early_stopping_stops_and_keeps_the_best_model(samples, tiny_dir, tmp_pa
     assert result["best_validation"] == 0.9 and len(saved) == 2
 
 
+@pytest.mark.parametrize("min_epochs, evaluations", [(0, 3), (3, 5)])
+def test_patience_counts_only_after_min_steps(samples, tiny_dir, tmp_path, monkeypatch, min_epochs, evaluations):
+    # A flat validation score (as when every early evaluation predicts the majority class): without
+    # min_steps the run stops after the first evaluation and `patience` (2) more; with min_steps of
+    # 3 epochs, the evaluations up to there do not count, so it stops after 3 + 2.
+    monkeypatch.setattr(ft, "score", lambda task, preds, examples: {"accuracy": 0.5})
+    task = samples["sequence"]
+    steps_per_epoch = len(task.train) // 8
+    cfg = ft.FinetuneConfig(out_dir=str(tmp_path), lr=1e-3, epochs=8, batch_size=8, max_length=48, patience=2,
+                            min_steps=min_epochs * steps_per_epoch, progress=False)
+    result = ft.finetune(task, tiny_dir, cfg)
+    assert result["stopped_early"] and len(result["validation_history"]) == evaluations
+
+
 def test_grid_search_chooses_on_validation(samples, tiny_dir, tmp_path):
     cfg = ft.FinetuneConfig(out_dir=str(tmp_path), batch_size=8, max_length=48, progress=False)
     summary = ft.grid_search(samples["sequence"], tiny_dir, cfg, lrs=(1e-4, 3e-3), epochs=(1, 2))

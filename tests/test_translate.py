@@ -294,3 +294,42 @@ def test_the_dropout_lever_reaches_every_dropout_and_leaves_the_default_key_alon
     saved = DistilBertEncoderDecoder.from_pretrained(tmp_path / "dropout" / "model").config
     assert saved.encoder.attention_dropout == saved.decoder.hidden_dropout_prob == 0.25
     assert report["settings"]["dropout"] == 0.25
+
+
+# ------------------------------------------------------------------ back-translation
+
+def test_back_translation_trains_the_reverse_model_and_writes_resumable_synthetic_pairs(folders, tmp_path, monkeypatch):
+    from minidistil.recipes import back_translation as bt
+    assert bt.reversed_records(RECORDS)["validation"] == [{"zh": "open the window.", "en": "打开窗口", "source": "ui/held"}]
+    folder = bt.train_reverse(tiny(), tmp_path / "reverse", {"encoder_folder": folders / "zh", "decoder_folder": folders / "en"},
+                              RECORDS, progress=False)
+    source_tok, target_tok = load_tokenizers(folder / "model")
+    assert "open" in source_tok.vocab and "窗" in target_tok.vocab  # English in, Chinese out
+    english = [{"en": "open the file.", "source": "back-translation/bbc"}, {"en": "close the table.", "source": "x"}]
+    pairs = bt.synthetic_pairs(folder / "model", english, tmp_path / "synthetic.jsonl", max_length=6, progress=False)
+    assert [p["en"] for p in pairs] == [e["en"] for e in english if any(p["en"] == e["en"] for p in pairs)]
+    assert all(p["kind"] == "synthetic" and " " not in p["zh"] and set(p["zh"]) <= set("".join(WORDS)) for p in pairs)
+    assert len((tmp_path / "synthetic.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+    # a second call reads the cache and loads no model
+    monkeypatch.setattr(bt.DistilBertEncoderDecoder, "from_pretrained", lambda *a, **k: pytest.fail("model loaded"))
+    assert bt.synthetic_pairs(folder / "model", english, tmp_path / "synthetic.jsonl", progress=False) == pairs
+
+
+def test_english_sentences_are_filtered_unique_shared_out_and_drawn_by_the_seed():
+    from minidistil.recipes.back_translation import english_sentences, join_chinese
+    texts = {"bbc": ["Shares rose sharply on Monday. Too short. Prices fell again in London today.\nCafé owners were not amused by this."],
+             "austen": ["It is a truth universally acknowledged. It is a truth universally acknowledged. She smiled at him warmly."],
+             "wordnet": ["he ran to the store to buy milk", "the open the file now"]}
+    all_ = english_sentences(100, texts=texts, exclude=["The open the file now"])
+    got = [s["en"] for s in all_]
+    assert "Too short." not in got and not any("Café" in s for s in got)  # under 4 words; not ASCII
+    assert got.count("It is a truth universally acknowledged.") == 1 and "the open the file now" not in got
+    assert len(got) == 5 and {s["source"] for s in all_} == {"back-translation/bbc", "back-translation/austen",
+                                                             "back-translation/wordnet"}
+    three = english_sentences(3, texts=texts, seed=1)
+    assert sorted(s["source"] for s in three) == ["back-translation/austen", "back-translation/bbc", "back-translation/wordnet"]
+    assert three == english_sentences(3, texts=texts, seed=1)
+    assert {s["en"] for s in english_sentences(4, texts=texts, seed=2, exclude=["The open the file now"])} <= set(got)
+    assert join_chinese("我 喜 欢 cats and dogs 。 好") == "我喜欢 cats and dogs。好"
+    with pytest.raises(ValueError, match="limit"):
+        english_sentences(-1, texts=texts)

@@ -13,7 +13,7 @@ What a run does:
 3. Train with `minidistil.training.train.train`: AdamW, linear warmup then decay, weight decay on weight
    matrices only. The validation metric is computed `evals_per_epoch` times per epoch; whenever it
    improves the model is saved to `out_dir/model`; after `patience` evaluations without improvement
-   the run stops (early stopping). The best model is then scored on the test split.
+   the run stops (early stopping), counted only once `min_steps` optimizer steps are done. The best model is then scored on the test split.
 4. `grid_search` repeats this over learning rates x epochs, picks the pair with the best validation
    metric and reports that run's test metrics: the test split is never used to choose.
 
@@ -220,6 +220,10 @@ def finetune(task: tasks.TaskData, model_dir, cfg: FinetuneConfig, teacher_dir=N
         add_teacher_logits(train_features, task, teacher_dir, tokenizer.pad_token_id, cfg.device)
     validation = task.validation[:cfg.eval_limit]
     history, best = [], {"value": -float("inf"), "evals_since": 0}
+    loop = loop_config(cfg, len(train_features))
+    # Patience starts counting only once min_steps are done: with few labels the first evaluations
+    # all sit at the majority class, and stopping there is the collapse min_steps exists to prevent.
+    grace = -(-cfg.min_steps // loop.eval_every)
 
     def eval_fn(wrapped: FinetuneTask) -> dict:
         value = score(task, predict(wrapped.model, tokenizer, task, validation, cfg), validation)[task.metric]
@@ -227,7 +231,7 @@ def finetune(task: tasks.TaskData, model_dir, cfg: FinetuneConfig, teacher_dir=N
         if value > best["value"]:
             best.update(value=value, evals_since=0)
             save_model(wrapped.model, model_dir, out / MODEL_DIR)
-        else:
+        elif len(history) > grace:
             best["evals_since"] += 1
             if best["evals_since"] >= cfg.patience:
                 raise EarlyStop
@@ -235,7 +239,7 @@ def finetune(task: tasks.TaskData, model_dir, cfg: FinetuneConfig, teacher_dir=N
 
     stopped_early = False
     try:
-        train(FinetuneTask(model, cfg.alpha, cfg.temperature), train_features, loop_config(cfg, len(train_features)),
+        train(FinetuneTask(model, cfg.alpha, cfg.temperature), train_features, loop,
               collate_fn=partial(collate_for_training, pad_token_id=tokenizer.pad_token_id), eval_fn=eval_fn)
     except EarlyStop:
         stopped_early = True
