@@ -2,15 +2,18 @@
 on the same held-out sentences, paired against the base (Sennrich and Zhang 2019 measured +10 BLEU
 from settings alone on small corpora).
 
-    python examples/translation_levers.py --minutes 20 --levers base "lr 6e-4" "no lexicon pairs"
+    python examples/translation_levers.py --minutes 45 --levers base "lr 6e-4" "no lexicon pairs"
 
 Every run starts from the default translator's folders (the Chinese encoder and all-MiniLM-L6-v2, built
 into the cache once) and trains for the steps that fit `--minutes` on this machine (timed once per
 run, `TranslatorSettings.minutes`), so a lever that makes steps cheaper (fewer decoder layers, a
 smaller output vocabulary) gets more of them. Runs are resumable and skipped when finished
-(`OUT/<lever>/results.json`); `checkpoint averaging` reuses the base run's snapshots. Scores: greedy
+(`OUT/<lever>/results.json`), and so is their scoring (`OUT/<lever>/outputs-*.json`); `checkpoint
+averaging` reuses the base run's snapshots. Scores: greedy
 decoding, sacrebleu's BLEU and chrF2 on `--limit` sentences of each held-out group, paired bootstrap
 p against the base. A run's minutes are only comparable on idle cores: run nothing else meanwhile.
+At 15 minutes (about 340 steps on a 2-core CPU) no run reads its source yet and the table ranks only
+how fast each starts (RESULTS.md): give each run 45 minutes or more.
 `back-translation` first trains the reverse (English -> Chinese) model for the same minutes and
 translates its English with it: those minutes are on top of the lever's own.
 """
@@ -44,10 +47,10 @@ LEVERS = {
     "checkpoint averaging": {"average": 3},
     # Sennrich et al. 2016: English prose (news, novels, WordNet examples) put into Chinese by a reverse
     # model of the same recipe and minutes, added as synthetic pairs (minidistil.recipes.back_translation)
-    "back-translation": {"back_translation": 30_000},
+    "back-translation": {"back_translation": 20_000},
 }
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--minutes", type=float, default=20.0, help="training minutes of every run")
+parser.add_argument("--minutes", type=float, default=45.0, help="training minutes of every run")
 parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
 parser.add_argument("--limit", type=int, default=200, help="held-out sentences per group")
 parser.add_argument("--seed", type=int, default=56)
@@ -97,8 +100,13 @@ for name in ["base", *[n for n in args.levers if n != "base"]]:
         state = average_snapshots(kept[-LEVERS[name]["average"]:])
         translate.model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
     steps[name] = json.loads((folder / "results.json").read_text())["max_steps"]
+    cached = folder / f"outputs-{name.replace(' ', '-')}-{args.limit}.json"  # a rerun scores without translating again
+    done = json.loads(cached.read_text(encoding="utf-8")) if cached.is_file() else {}
     for g, rs in groups.items():
-        outputs[g][name] = [o["translation_text"] for o in translate([r["zh"] for r in rs], num_beams=1)]
+        if g not in done:
+            done[g] = [o["translation_text"] for o in translate([r["zh"] for r in rs], num_beams=1)]
+            cached.write_text(json.dumps(done, ensure_ascii=False), encoding="utf-8")
+        outputs[g][name] = done[g]
 
 table = {}
 print(f"\n{args.minutes:g} minutes a run, {args.limit} held-out sentences a group, greedy; p: paired bootstrap against base\n")
