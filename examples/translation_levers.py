@@ -13,7 +13,10 @@ averaging` reuses the base run's snapshots. Scores: greedy
 decoding, sacrebleu's BLEU and chrF2 on `--limit` sentences of each held-out group, paired bootstrap
 p against the base. A run's minutes are only comparable on idle cores: run nothing else meanwhile.
 At 15 minutes (about 340 steps on a 2-core CPU) no run reads its source yet and the table ranks only
-how fast each starts (RESULTS.md): give each run 45 minutes or more.
+how fast each starts (RESULTS.md): give each run 45 minutes or more, or continue every lever from one
+snapshot of the default build (`--start-from <translator>/snapshots/step-1200.pt --minutes 20`), which
+compares them where training has got to (a continued run keeps that build's output vocabulary and
+decoder; `3 decoder layers` keeps three of its layers).
 `back-translation` first trains the reverse (English -> Chinese) model for the same minutes and
 translates its English with it: those minutes are on top of the lever's own.
 """
@@ -54,8 +57,13 @@ parser.add_argument("--minutes", type=float, default=45.0, help="training minute
 parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
 parser.add_argument("--limit", type=int, default=200, help="held-out sentences per group")
 parser.add_argument("--seed", type=int, default=56)
+parser.add_argument("--start-from", help="a snapshot of a longer run (<run>/snapshots/step-N.pt, e.g. the default "
+                    "translator's step 1,200) that every lever continues for --minutes, instead of a warm start: "
+                    "the levers compared where training has got to")
 parser.add_argument("--out", default="runs/translation-levers")
 args = parser.parse_args()
+if args.start_from and "full output vocabulary" in args.levers:
+    parser.error("a continued run keeps the snapshot's output vocabulary: leave out 'full output vocabulary'")
 out = Path(args.out)
 base = TranslatorSettings(minutes=args.minutes, seed=args.seed, keep_every=0, save_every=100,
                           eval_sentences=1)  # its own validation check: one sentence (held-out scoring is below)
@@ -76,7 +84,7 @@ def run(name: str) -> Path:
         if synthetic:
             data = {**data, "train": data["train"] + back_translated(synthetic)}
         train_translator(settings, folder, encoder_folder=folders["encoder_folder"],
-                         decoder_folder=folders["decoder_folder"], records=data)
+                         decoder_folder=folders["decoder_folder"], records=data, start_from=args.start_from)
     return folder
 
 

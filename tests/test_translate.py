@@ -333,3 +333,27 @@ def test_english_sentences_are_filtered_unique_shared_out_and_drawn_by_the_seed(
     assert join_chinese("我 喜 欢 cats and dogs 。 好") == "我喜欢 cats and dogs。好"
     with pytest.raises(ValueError, match="limit"):
         english_sentences(-1, texts=texts)
+
+
+def test_a_run_continues_from_a_snapshot_of_another_with_its_weights_and_vocabulary(folders, tmp_path):
+    from minidistil.recipes.translator import continue_from
+    from minidistil.training.train import keep_snapshot
+    run(tiny(max_steps=4, keep_every=2, save_every=2), folders, tmp_path / "first")
+    snapshot = tmp_path / "first" / "snapshots" / "step-2.pt"
+    state = torch.load(snapshot, weights_only=True)
+    model = continue_from(snapshot)
+    assert all(torch.equal(v, state["model." + k]) for k, v in model.state_dict().items())
+    final = DistilBertEncoderDecoder.from_pretrained(tmp_path / "first" / "model")
+    assert not all(torch.equal(v, final.state_dict()[k]) for k, v in model.state_dict().items())  # step 2, not 4
+    smaller = continue_from(snapshot, (1,))
+    assert smaller.config.decoder.num_hidden_layers == 1
+    layer = "decoder.bert.encoder.layer.{}.attention.self.query.weight"
+    assert torch.equal(smaller.state_dict()[layer.format(0)], state["model." + layer.format(1)])
+    report = run(tiny(max_steps=2), folders, tmp_path / "second", start_from=snapshot)
+    assert report["target_vocab"] == final.config.decoder.vocab_size
+    assert load_tokenizers(tmp_path / "second" / "model")[1].vocab == load_tokenizers(tmp_path / "first" / "model")[1].vocab
+    with pytest.raises(FileNotFoundError, match="not a snapshot"):
+        continue_from(tmp_path / "first" / "snapshots" / "step-3.pt")
+    keep_snapshot(smaller, tmp_path / "first" / "snapshots" / "step-9.pt")  # another model's weights
+    with pytest.raises(ValueError, match="does not fit"):
+        continue_from(tmp_path / "first" / "snapshots" / "step-9.pt")

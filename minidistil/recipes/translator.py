@@ -42,7 +42,8 @@ from minidistil.recipes.teacher import TeacherSettings
 from minidistil.tokenizer import WordPieceTokenizer
 from minidistil.training.train import TrainConfig, train
 from minidistil.training.translate import (DistilledTranslationTask, PairExamples, TranslationTask, build_model,
-                                           encode_sources, encode_targets, evaluate, layers, seconds_per_step,
+                                           encode_sources, encode_targets, evaluate, layers, make_student,
+                                           seconds_per_step,
                                            sequence_kd_targets, set_dropout, translator_generation_config,
                                            trim_vocabulary)
 
@@ -139,13 +140,17 @@ PRESETS = {"cpu": TranslatorSettings(),
 
 
 def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=None, decoder_folder=None,
-                     teacher_folder=None, records: dict | None = None, progress: bool = True, device: str = "cpu") -> dict:
+                     teacher_folder=None, records: dict | None = None, start_from=None, progress: bool = True,
+                     device: str = "cpu") -> dict:
     """Train one variant into `out_dir` (model/, checkpoint.pt, metrics.jsonl, plan.json, results.json);
     run again to resume. encoder_folder: the Chinese encoder (its vocabulary and shape; its weights
     for `warm`); decoder_folder: the English BERT/DistilBERT (vocabulary and shape; weights unless
     `random`); teacher_folder: the student's teacher translator. `records` ({"train": [...],
     "validation": [...]}, each {"zh", "en", "source"}) defaults to the settings' corpus (`corpus_records`).
-    `minidistil.recipes.pretrained.translator_folders(settings)` gives the cached default folders."""
+    `minidistil.recipes.pretrained.translator_folders(settings)` gives the cached default folders.
+    start_from: a snapshot of an earlier run (`<run>/snapshots/step-N.pt`) to continue instead of a warm
+    start: that run's model folder gives the shape and tokenizers, the snapshot the weights, and
+    `decoder_layers` may keep some of its decoder layers (see `continue_from`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if records is None:
@@ -153,11 +158,15 @@ def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=No
     teacher = None
     needed = {"teacher_folder": teacher_folder} if settings.variant == "student" else \
         {"encoder_folder": encoder_folder, "decoder_folder": decoder_folder}
-    missing = [name for name, value in needed.items() if value is None]
+    missing = [name for name, value in needed.items() if value is None and start_from is None]
     if missing:
         raise ValueError(f"the {settings.variant} variant needs {' and '.join(missing)}; "
                          f"minidistil.recipes.pretrained.translator_folders(settings) gives the cached defaults")
-    if settings.variant == "student":
+    if start_from is not None:
+        if settings.variant == "student":
+            raise ValueError("start_from continues a translator run; the student variant starts from its teacher")
+        source_tok, target_tok = load_tokenizers(snapshot_run_model(start_from))
+    elif settings.variant == "student":
         teacher = DistilBertEncoderDecoder.from_pretrained(teacher_folder).to(device)
         source_tok, target_tok = load_tokenizers(teacher_folder)
         keep = None
@@ -176,8 +185,10 @@ def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=No
                                         progress=progress)
     data = PairExamples(train_src, train_tgt)
     torch.manual_seed(settings.seed)
-    model = build_model(settings, target_tok, keep, encoder_folder=encoder_folder,
-                        decoder_folder=decoder_folder, teacher=teacher).to(device)
+    model = continue_from(start_from, layers(settings.decoder_layers)) if start_from is not None else \
+        build_model(settings, target_tok, keep, encoder_folder=encoder_folder, decoder_folder=decoder_folder,
+                    teacher=teacher)
+    model = model.to(device)
     if settings.dropout is not None:
         set_dropout(model, settings.dropout)
     task = (DistilledTranslationTask(model, teacher, settings.kd_alpha, settings.kd_temperature, settings.label_smoothing)
@@ -203,6 +214,32 @@ def train_translator(settings: TranslatorSettings, out_dir, *, encoder_folder=No
     report.update(evaluate(model, source_tok, target_tok, records["validation"], settings, truecase))
     (out / "results.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def snapshot_run_model(snapshot) -> Path:
+    """`<run>/model` of a snapshot `<run>/snapshots/step-N.pt`, both checked to be there."""
+    snapshot = Path(snapshot)
+    folder = snapshot.parent.parent / "model"
+    if not snapshot.is_file() or not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{snapshot} is not a snapshot of a finished translator run "
+                                f"(<run>/snapshots/step-N.pt beside <run>/model)")
+    return folder
+
+
+def continue_from(snapshot, decoder_layers: tuple[int, ...] = ()) -> DistilBertEncoderDecoder:
+    """The model of an earlier run at one of its snapshots: `<run>/model` gives the shape (its output
+    vocabulary was trimmed to that run's targets, so a run that continues it keeps that vocabulary), the
+    snapshot the weights; decoder_layers keeps those decoder layers only (as the student does). So
+    that settings can be compared where training has got to, not only from its first minutes."""
+    snapshot, folder = Path(snapshot), snapshot_run_model(snapshot)
+    model = DistilBertEncoderDecoder.from_pretrained(folder)
+    state = torch.load(snapshot, map_location="cpu", weights_only=True)
+    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise ValueError(f"{snapshot} does not fit the model of {folder}: {str(e).splitlines()[0]}") from None
+    return make_student(model, decoder_layers) if decoder_layers else model
 
 
 def plan_steps(settings: TranslatorSettings, task, data, out: Path) -> int:
