@@ -22,7 +22,7 @@ import torch
 
 from minidistil.apps.translation import TranslationPipeline
 from minidistil.data import cedict, zh_en_corpus
-from minidistil.training.train import average_snapshots
+from minidistil.training.train import average_snapshots, model_weights
 from minidistil.utils.bleu import compare
 from minidistil.utils.plots import plot_series
 
@@ -47,8 +47,7 @@ def minutes_per_step(folder: Path) -> float:
 
 def weights(path: Path) -> dict:
     # A snapshot is the training task's state: the translator's weights sit under "model.".
-    state = torch.load(path, map_location="cpu", weights_only=True) if isinstance(path, Path) else path
-    return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    return model_weights(torch.load(path, map_location="cpu", weights_only=True) if isinstance(path, Path) else path)
 
 
 groups = {g: zh_en_corpus.even_sample(zh_en_corpus.pairs(g), args.limit) for g in GROUPS}

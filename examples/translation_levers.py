@@ -29,7 +29,7 @@ from minidistil.apps.translation import TranslationPipeline
 from minidistil.data import cedict, zh_en_corpus
 from minidistil.recipes import back_translation, pretrained
 from minidistil.recipes.translator import TranslatorSettings, corpus_records, train_translator
-from minidistil.training.train import average_snapshots
+from minidistil.training.train import average_snapshots, model_weights
 from minidistil.utils.bleu import compare
 
 GROUPS = ["test-prose", "test-ui", "test-current", "test-tatoeba"]
@@ -106,7 +106,7 @@ for name in ["base", *[n for n in args.levers if n != "base"]]:
     if LEVERS[name].get("average"):
         kept = sorted((folder / "snapshots").glob("step-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
         state = average_snapshots(kept[-LEVERS[name]["average"]:])
-        translate.model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
+        translate.model.load_state_dict(model_weights(state))
     steps[name] = json.loads((folder / "results.json").read_text())["max_steps"]
     cached = folder / f"outputs-{name.replace(' ', '-')}-{args.limit}.json"  # a rerun scores without translating again
     done = json.loads(cached.read_text(encoding="utf-8")) if cached.is_file() else {}

@@ -90,11 +90,9 @@ def english_sentences(limit: int, *, seed: int = 0, names=ENGLISH, min_words: in
                     pool.append({"en": s, "source": f"{SOURCE}/{name}"})
         rng.shuffle(pool)
         pools.append(pool)
-    chosen, share = [], -(-limit // max(1, len(pools)))
-    for i, pool in enumerate(pools):  # a short pool leaves its unused share to the ones after it
-        want = min(share, limit - len(chosen)) if i < len(pools) - 1 else limit - len(chosen)
-        chosen += pool[:want]
-        share = -(-(limit - len(chosen)) // max(1, len(pools) - i - 1))
+    chosen = []
+    for i, pool in enumerate(pools):  # an equal share of what is left; a short pool leaves its rest to the next
+        chosen += pool[:-(-(limit - len(chosen)) // (len(pools) - i))]
     return chosen
 
 

@@ -40,11 +40,10 @@ from minidistil.recipes.chinese import PRESETS as ENCODER_PRESETS, ChineseSettin
 from minidistil.recipes.defaults import BuildSettings
 from minidistil.recipes.teacher import TeacherSettings
 from minidistil.tokenizer import WordPieceTokenizer
-from minidistil.training.train import TrainConfig, train
+from minidistil.training.train import TrainConfig, model_weights, train
 from minidistil.training.translate import (DistilledTranslationTask, PairExamples, TranslationTask, build_model,
                                            encode_sources, encode_targets, evaluate, layers, make_student,
-                                           seconds_per_step,
-                                           sequence_kd_targets, set_dropout, translator_generation_config,
+                                           seconds_per_step, sequence_kd_targets, set_dropout, translator_generation_config,
                                            trim_vocabulary)
 
 VARIANTS = ("random", "decoder-warm", "warm", "student")
@@ -234,9 +233,8 @@ def continue_from(snapshot, decoder_layers: tuple[int, ...] = ()) -> DistilBertE
     snapshot, folder = Path(snapshot), snapshot_run_model(snapshot)
     model = DistilBertEncoderDecoder.from_pretrained(folder)
     state = torch.load(snapshot, map_location="cpu", weights_only=True)
-    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(model_weights(state))
     except RuntimeError as e:
         raise ValueError(f"{snapshot} does not fit the model of {folder}: {str(e).splitlines()[0]}") from None
     return make_student(model, decoder_layers) if decoder_layers else model

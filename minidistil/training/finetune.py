@@ -13,7 +13,8 @@ What a run does:
 3. Train with `minidistil.training.train.train`: AdamW, linear warmup then decay, weight decay on weight
    matrices only. The validation metric is computed `evals_per_epoch` times per epoch; whenever it
    improves the model is saved to `out_dir/model`; after `patience` evaluations without improvement
-   the run stops (early stopping), counted only once `min_steps` optimizer steps are done. The best model is then scored on the test split.
+   the run stops (early stopping), counted only once `min_steps` optimizer steps are done. The best
+   model is then scored on the test split.
 4. `grid_search` repeats this over learning rates x epochs, picks the pair with the best validation
    metric and reports that run's test metrics: the test split is never used to choose.
 

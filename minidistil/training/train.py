@@ -254,6 +254,12 @@ def keep_snapshot(task: nn.Module, path: Path) -> None:
     os.replace(unfinished, path)
 
 
+def model_weights(state: dict) -> dict[str, torch.Tensor]:
+    """The model's weights in a task's state (a snapshot, or `average_snapshots`): the keys under "model.",
+    without that prefix, ready for the model's `load_state_dict`."""
+    return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+
+
 def average_snapshots(paths) -> dict[str, torch.Tensor]:
     """The mean of several snapshots' weights (checkpoint averaging, Vaswani et al. 2017: the last few
     snapshots of a run, averaged, often score better than the last alone). Integer tensors (buffers
